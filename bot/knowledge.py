@@ -1,0 +1,435 @@
+"""Loading and validating the knowledge base (one policy area per YAML file).
+
+Loading is all or nothing: `load_knowledge` returns a complete, valid `KnowledgeBase` or raises
+`KnowledgeError` listing every problem it found, each with the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rapidfuzz import process
+
+TOPIC_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    date: str | None = None  # ISO date (or year / year-month) the figure is tied to
+
+
+@dataclass(frozen=True)
+class Replies:
+    agree: str
+    agree_more: str
+    disagree: str
+    disagree_more: str
+    subscribed: str
+    subscribed_more: str
+    engage: str
+    other_topics: str
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    title: str
+    intro: str
+    question: str
+    replies: Replies
+    source: str  # file it came from
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    pledge: str
+    explanation: str
+    facts: tuple[Fact, ...]
+    related: tuple[str, ...]
+    keywords: tuple[str, ...]
+    examples: tuple[str, ...]
+    area_id: str
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    areas: tuple[Area, ...]
+    topics: tuple[Topic, ...]
+    files: tuple[str, ...] = ()
+    _by_id: dict[str, Topic] = field(default_factory=dict, compare=False, repr=False)
+    _areas: dict[str, Area] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({t.id: t for t in self.topics})
+        self._areas.update({a.id: a for a in self.areas})
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return self._by_id.get(topic_id)
+
+    def area_of(self, topic: Topic) -> Area:
+        return self._areas[topic.area_id]
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.topics)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The knowledge files are invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the knowledge files:\n{lines}")
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+_AREA_KEYS = {"id", "title", "intro", "question", "replies"}
+_REPLY_KEYS = {f for f in Replies.__dataclass_fields__}
+_TOPIC_REQUIRED = {"id", "title", "pledge", "explanation", "keywords"}
+_TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples"}
+_FACT_KEYS = {"text", "date"}
+_FILE_KEYS = {"area", "topics"}
+
+
+class _Lines:
+    """Line numbers of the YAML nodes, looked up by path ('topics', 3, 'keywords')."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def node(self, path: Sequence[str | int]) -> yaml.Node | None:
+        node = self.root
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                node = next((v for k, v in node.value if k.value == part), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                node = node.value[part] if 0 <= part < len(node.value) else None
+            else:
+                return node
+            if node is None:
+                return None
+        return node
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        # walk up until a node is found: a missing key reports its parent's line
+        for cut in range(len(path), -1, -1):
+            node = self.node(path[:cut])
+            if node is not None:
+                return int(node.start_mark.line) + 1
+        return None
+
+    def key_line(self, path: Sequence[str | int], key: str) -> int | None:
+        node = self.node(path)
+        if isinstance(node, yaml.MappingNode):
+            for k, _ in node.value:
+                if k.value == key:
+                    return int(k.start_mark.line) + 1
+        return self.line(path)
+
+    def duplicate_keys(self) -> Iterator[tuple[str, int]]:
+        stack: list[yaml.Node] = [self.root] if self.root is not None else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        if k.value in seen:
+                            yield k.value, int(k.start_mark.line) + 1
+                        seen.add(k.value)
+                    stack.append(v)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+
+
+def _path_str(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _suggest(key: str, allowed: set[str]) -> str:
+    best = process.extractOne(key, sorted(allowed), score_cutoff=70)
+    return f" (did you mean '{best[0]}'?)" if best else ""
+
+
+class _FileChecker:
+    def __init__(self, name: str, lines: _Lines) -> None:
+        self.name = name
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Sequence[str | int], message: str, line: int | None = None) -> None:
+        where = line if line is not None else self.lines.line(path)
+        self.problems.append(Problem(self.name, where, _path_str(path), message))
+
+    def mapping(
+        self, value: Any, path: Sequence[str | int], allowed: set[str], required: set[str]
+    ) -> Mapping[str, Any] | None:
+        if not isinstance(value, dict):
+            self.fail(path, f"must be a mapping (key: value), got {_type_name(value)}")
+            return None
+        for key in value:
+            if not isinstance(key, str) or key not in allowed:
+                self.fail(
+                    [*path, str(key)],
+                    f"unknown key '{key}'{_suggest(str(key), allowed)}; allowed: "
+                    + ", ".join(sorted(allowed)),
+                    self.lines.key_line(path, str(key)),
+                )
+        for key in sorted(required - set(value)):
+            self.fail(path, f"missing required field '{key}'")
+        return value
+
+    def text(self, value: Any, path: Sequence[str | int], *, required: bool = True) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            self.fail(path, f"must be text, got {_type_name(value)}")
+            return None
+        value = " ".join(value.split())
+        if not value:
+            self.fail(path, "must not be empty")
+            return None
+        return value
+
+    def text_list(self, value: Any, path: Sequence[str | int], *, non_empty: bool) -> list[str]:
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list, got {_type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            text = self.text(item, [*path, i])
+            if text is not None:
+                out.append(text)
+        if non_empty and not value:
+            self.fail(path, "must not be empty")
+        return out
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _check_file(
+    name: str, text: str
+) -> tuple[Area | None, list[tuple[Topic, int | None]], list[Problem]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = int(mark.line) + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [], [Problem(name, line, "", f"not valid YAML: {reason}")]
+    lines = _Lines(root)
+    ck = _FileChecker(name, lines)
+    for key, line in lines.duplicate_keys():
+        ck.fail([], f"key '{key}' appears twice in the same mapping", line)
+    doc = ck.mapping(data, [], _FILE_KEYS, _FILE_KEYS)
+    if doc is None:
+        return None, [], ck.problems
+
+    area: Area | None = None
+    raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS, _AREA_KEYS)
+    if raw_area is not None:
+        area_id = ck.text(raw_area.get("id"), ["area", "id"])
+        if area_id is not None and not TOPIC_ID.match(area_id):
+            ck.fail(["area", "id"], f"'{area_id}' must be lower-case letters, digits and dashes")
+        title = ck.text(raw_area.get("title"), ["area", "title"])
+        intro = ck.text(raw_area.get("intro"), ["area", "intro"])
+        question = ck.text(raw_area.get("question"), ["area", "question"])
+        raw_replies = ck.mapping(
+            raw_area.get("replies"), ["area", "replies"], _REPLY_KEYS, _REPLY_KEYS
+        )
+        replies: dict[str, str] = {}
+        if raw_replies is not None:
+            for key in sorted(_REPLY_KEYS):
+                value = ck.text(raw_replies.get(key), ["area", "replies", key])
+                if value is not None:
+                    replies[key] = value
+        if area_id and title and intro and question and len(replies) == len(_REPLY_KEYS):
+            area = Area(area_id, title, intro, question, Replies(**replies), name)
+
+    topics: list[tuple[Topic, int | None]] = []
+    raw_topics = doc.get("topics")
+    if not isinstance(raw_topics, list):
+        ck.fail(["topics"], f"must be a list of topics, got {_type_name(raw_topics)}")
+        raw_topics = []
+    elif not raw_topics:
+        ck.fail(["topics"], "must list at least one topic")
+    for i, raw in enumerate(raw_topics):
+        topic = _check_topic(ck, raw, ["topics", i], area.id if area else "")
+        if topic is not None:
+            topics.append((topic, lines.line(["topics", i, "id"])))
+    return area, topics, ck.problems
+
+
+def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str) -> Topic | None:
+    before = len(ck.problems)
+    t = ck.mapping(raw, path, _TOPIC_KEYS, _TOPIC_REQUIRED)
+    if t is None:
+        return None
+    topic_id = ck.text(t.get("id"), [*path, "id"]) if "id" in t else None
+    if topic_id is not None and not TOPIC_ID.match(topic_id):
+        ck.fail([*path, "id"], f"'{topic_id}' must be lower-case letters, digits and dashes")
+    if topic_id is not None and len(topic_id) > 40:
+        ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
+    title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
+    pledge = ck.text(t.get("pledge"), [*path, "pledge"]) if "pledge" in t else None
+    explanation = ck.text(t.get("explanation"), [*path, "explanation"]) if "explanation" in t else None
+    keywords = (
+        ck.text_list(t.get("keywords"), [*path, "keywords"], non_empty=True)
+        if "keywords" in t
+        else []
+    )
+    examples = ck.text_list(t.get("examples"), [*path, "examples"], non_empty=False)
+    related = ck.text_list(t.get("related"), [*path, "related"], non_empty=False)
+    facts: list[Fact] = []
+    raw_facts = t.get("facts")
+    if raw_facts is None:
+        raw_facts = []
+    if not isinstance(raw_facts, list):
+        ck.fail([*path, "facts"], f"must be a list, got {_type_name(raw_facts)}")
+        raw_facts = []
+    for j, raw_fact in enumerate(raw_facts):
+        fpath = [*path, "facts", j]
+        f = ck.mapping(raw_fact, fpath, _FACT_KEYS, {"text"})
+        if f is None:
+            continue
+        text = ck.text(f.get("text"), [*fpath, "text"]) if "text" in f else None
+        date = f.get("date")
+        if isinstance(date, (dt.date, int)) and not isinstance(date, bool):
+            date = str(date)  # YAML reads 2023-08-16 as a date and 2022 as a number
+        if date is not None and not (isinstance(date, str) and DATE.match(date)):
+            ck.fail([*fpath, "date"], f"must be a date like 2023-08-16 or a year, got {date!r}")
+            date = None
+        if text is not None:
+            facts.append(Fact(text, date))
+    if len(ck.problems) > before or not (topic_id and title and pledge and explanation):
+        return None
+    return Topic(
+        id=topic_id,
+        title=title,
+        pledge=pledge,
+        explanation=explanation,
+        facts=tuple(facts),
+        related=tuple(related),
+        keywords=tuple(keywords),
+        examples=tuple(examples),
+        area_id=area_id,
+    )
+
+
+def knowledge_files(path: Path) -> list[Path]:
+    """The YAML files a knowledge path stands for: the file itself or every *.yaml in a folder."""
+    if path.is_dir():
+        return sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    return [path]
+
+
+def load_knowledge(path: str | Path) -> KnowledgeBase:
+    """Load and validate every knowledge file under `path`; raise KnowledgeError on any problem."""
+    path = Path(path)
+    problems: list[Problem] = []
+    if not path.exists():
+        raise KnowledgeError([Problem(str(path), None, "", "no such file or folder")])
+    files = knowledge_files(path)
+    if not files:
+        raise KnowledgeError([Problem(str(path), None, "", "no *.yaml knowledge files here")])
+    areas: list[Area] = []
+    topics: list[Topic] = []
+    first_seen: dict[str, tuple[str, int | None]] = {}
+    area_seen: dict[str, str] = {}
+    lines_of: dict[str, dict[str, int | None]] = {}
+    for file in files:
+        name = str(file)
+        try:
+            if file.stat().st_size > MAX_FILE_BYTES:
+                problems.append(Problem(name, None, "", "file is larger than 2 MB"))
+                continue
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            problems.append(Problem(name, None, "", "not UTF-8 text"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(name, None, "", f"cannot read: {exc.strerror or exc}"))
+            continue
+        area, file_topics, file_problems = _check_file(name, text)
+        problems.extend(file_problems)
+        if area is not None:
+            if area.id in area_seen:
+                problems.append(
+                    Problem(name, None, "area.id", f"'{area.id}' is also used in {area_seen[area.id]}")
+                )
+            area_seen[area.id] = name
+            areas.append(area)
+        for topic, line in file_topics:
+            lines_of.setdefault(name, {})[topic.id] = line
+            if topic.id in first_seen:
+                other, other_line = first_seen[topic.id]
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        "id",
+                        f"duplicate topic id '{topic.id}' (first defined at {other}:{other_line})",
+                    )
+                )
+                continue
+            first_seen[topic.id] = (name, line)
+            topics.append(topic)
+    ids = {t.id for t in topics}
+    for topic in topics:
+        file, line = first_seen[topic.id]
+        for rel in topic.related:
+            if rel == topic.id:
+                problems.append(Problem(file, line, f"{topic.id}.related", "lists the topic itself"))
+            elif rel not in ids:
+                hint = _suggest(rel, ids)
+                problems.append(
+                    Problem(file, line, f"{topic.id}.related", f"unknown topic id '{rel}'{hint}")
+                )
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(tuple(areas), tuple(topics), tuple(str(f) for f in files))

@@ -1,0 +1,53 @@
+"""Word lists the matcher needs that are not policy: function words and small talk.
+
+All entries are in folded form (see `bot.text.fold`): lower case, æ -> ae, ø -> o, å -> a.
+"""
+
+from __future__ import annotations
+
+# Function words, question words and words that say nothing about a topic (bokmål, nynorsk,
+# common dialect spellings, English). They are dropped before matching.
+STOPWORDS = frozenset(
+    """
+    a ad alle allerede alt altsa andre annen annet at av bare begge ble bli blir blitt bort bra
+    da dei deim deira deires dem den denne der dere deres derfor det dette di din disse dit ditt
+    du e ei ein eit eitt eller ellers elles en enn er et ett etter eg ej jeg je i ikke ikkje itj
+    ikkj inn inni ja jo kan kanskje kor korleis kva kvar kvi kvifor kven korfor kossen kordan
+    koss ka kem kest hva hvem hvor hvorfor hvordan hvilke hvilken hvis hvilket her hit ho hun
+    han hans hennar hennes henne hadde har ha hatt hos litt lite mange mer meir mest mi min mine
+    mitt med meg mykje mye mot mykje na naar nar nei no noe noen noko nokon nokre nokon nar ny
+    og ogsa om oss over pa sa se seg selv si sia sin sine sitt sjol skal skulle slik som sin
+    som til tror uten utan var vare vart ved vi vil ville vere vore vaere vert verte ved vaart
+    hans hennes sine sitt kun bare jo vel nok da so au og ogso eller enn mens fordi dersom
+    hvis nar om at gjor gjore gjer gjere gjort gjorde gjer tenke tenker synes syns meiner mener
+    mene meine tykkje synest sporsmal sporsmaal lure lurer lurar undrer vite veit vet fortelle
+    fortell forklar forklare si sei sier seier ap arbeiderpartiet arbeidarpartiet partiet
+    arbeiderparti arbeidarparti apen dokker dokk dakk dokkar dokkan politikk politikken
+    politikken politikar politiker politikere stortinget regjeringa regjeringen regjering
+    norge noreg landet heile hele the a an and or of to in on for is are was be do does
+    did what when where why how who which will would can could should you your we our i me my
+    it its this that these those there about with from at not no yes please plan plans
+    policy party labour labor norway norwegian going get got have has any some more much many
+    they them their us if then than so just also very really think want need
+    gar ga gikk gatt gjekk bor burde bore fler flere fleire helt heilt hver kvar kver hvert
+    kvart alltid aldri ofte nokre noen nokon enno ennå endelig faktisk egentlig eigentleg visst
+    vist liksom altsa uansett ganske veldig svaert svart kjempe masse mykkje mkje mye my lenger
+    lengre lenge igjen att tilbake ut opp ned fram frem borte inne oppe nede
+    fa far fikk fatt faa ta tar tok tatt komme kommer kom kome kjem blitt vorte vart sjolv selv
+    sjol folk gang ganger dag dager ar aret arene tid tida tiden hos kor korleis sann sant
+    bare berre berr berge kun ikkje inte itte ittj ente enten noe noko nokka nokke no nu na
+    hadde hatt vert vere vera vore hadd matte ma maa kunne kunna kan kann
+    """.split()
+)
+
+# Small talk: greetings, thanks, goodbyes, acknowledgements and questions about the bot itself.
+SMALLTALK = frozenset(
+    """
+    hei heia heisan heisann hallo halla hallais hei hoi hey hi hello hiya yo morn moro morna
+    god goddag godmorgen morgen dag kveld kvell natt ettermiddag hade hadet snakkes bye goodbye
+    ciao takk takker tak tusen mange thanks thank thx ty tenks ok okei okay greit fint flott
+    supert super kult nice bra topp perfekt skjonner skjonn forstar forsta aha jaha jasa mhm
+    hmm robot bot chatbot ai maskin menneske human heter name navn hjelp help start meny
+    hyggelig fin dag dagen helg helga kos koselig lykke
+    """.split()
+)

@@ -1,0 +1,57 @@
+"""Text normalisation shared by the knowledge index and the per-question path.
+
+Voters write with and without æøå ("kommuneøkonomi", "kommuneokonomi", "kommuneoekonomi"),
+in bokmål, nynorsk and English. Everything is folded to one ASCII spelling before matching:
+æ -> ae, ø -> o, å -> a, "aa" -> "a", "oe" after a consonant is left alone (too ambiguous).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_FOLD = str.maketrans(
+    {
+        "æ": "ae",
+        "ø": "o",
+        "å": "a",
+        "ä": "ae",
+        "ö": "o",
+        "ü": "u",
+        "ß": "ss",
+        "œ": "oe",
+    }
+)
+_TOKEN = re.compile(r"[a-z0-9]+")
+_AA = re.compile(r"aa")
+
+_stemmer = snowballstemmer.stemmer("norwegian")
+
+MAX_QUESTION_CHARS = 1000
+"""Only this much of a message is read: a longer message is cut, never rejected."""
+
+
+def fold(text: str) -> str:
+    """Lower-case, fold æøå and accents to ASCII, keep letters and digits separated by spaces."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _AA.sub("a", text)
+    return " ".join(_TOKEN.findall(text))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order."""
+    return fold(text[: MAX_QUESTION_CHARS * 2]).split()
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Norwegian Snowball stem of a folded word (cached: voters reuse the same words)."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    stemmed: str = _stemmer.stemWord(word)
+    return stemmed
