@@ -51,3 +51,33 @@ SMALLTALK = frozenset(
     hyggelig fin dag dagen helg helga kos koselig lykke
     """.split()
 )
+
+# Words that signal another policy area or another subject the knowledge base does not cover.
+# The matcher indexes them as a decoy: a question whose best match is the decoy is declined, so
+# "skal elbiler betale moms?" or "strømprisen er for høy" do not get a pledge about chargers or
+# broadband just because they share a word with one.
+OFFTOPIC = frozenset(
+    """
+    abort abortloven skatt skatten skatter skattelette formuesskatt eiendomsskatt inntektsskatt
+    moms avgift avgifter avgiften bompenger bompengar bompengene bomring bom veiprising toll
+    ulv ulven ulvar rovdyr rovdyrpolitikk bjorn gaupe jerv orn rovvilt
+    strompris strompriser stromprisen stromstotte stromregning stromregninga nettleie nettleia
+    kraftpris kraftprisen
+    sykehus sjukehus sykehuset sjukehuset fodeavdeling fodeavdelinga fodestue legevakt
+    akutt akuttmottak ambulanse psykiatri tannlege tannhelse
+    pensjon pensjonen pensjonar alderspensjon trygd uforetrygd dagpenger sosialhjelp
+    innvandring innvandrere flyktninger flyktningar asyl integrering
+    nato forsvar forsvaret militaer krig ukraina russland palestina israel gaza
+    politi politiet lensmann kriminalitet fengsel narkotika rus
+    tog toget jernbane jernbanen buss bussen kollektiv kollektivtrafikk fly flyplass hurtigruta
+    veg vei veien vegen tunnel bru hull asfalt
+    rente renta renten boligpris boligprisene boliglan inflasjon matpris matprisene
+    barnehage barnehagepris kontantstotte barnetrygd skolemat leksehjelp kroppsoving karakterer
+    eksamen universitet studiestotte lanekassen
+    oljefond oljefondet oljeboring klimakvoter fiskekvoter kvote kvoter oppdrett lakseskatt
+    valg valget valgkamp stemme stemmer meningsmaling statsminister partileder monarki kongen
+    vaer vaeret regn sno fotball kamp kampen rosenborg oppskrift middag kake vitser vits
+    traktor mobil mobilen telefon telefonen passord ruter ruteren sms svindel
+    klesvask kjaereste
+    """.split()
+)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
@@ -28,7 +28,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
-from bot.lexicon import SMALLTALK, STOPWORDS
+from bot.lexicon import OFFTOPIC, SMALLTALK, STOPWORDS
 from bot.text import stem, words
 
 MAX_WORDS = 120
@@ -52,15 +52,16 @@ class Settings:
     w_text: float = 0.3
     w_phrase: float = 0.5  # bonus when all words of a multi-word keyword are present
     w_phrase_part: float = 0.6  # a word of a multi-word keyword on its own counts this much
-    idf_power: float = 0.7
-    df_text: float = 0.3
+    idf_power: float = 0.4
+    df_text: float = 0.1
     sim_edit1: float = 0.85
     sim_edit2: float = 0.7
-    sim_compound_head: float = 0.85
-    sim_compound_modifier: float = 0.75
+    sim_compound_head: float = 0.8
+    sim_compound_modifier: float = 0.8
     sim_prefix: float = 0.7
     sim_suffix: float = 0.95  # a known word plus an inflection or dialect ending
     threshold: float = 0.66  # minimal score for an answer
+    decoy_ratio: float = 0.8  # an off-topic word this strong against the best topic -> decline
     ambiguity_ratio: float = 0.8  # runner-up within this ratio of the best -> ambiguous
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
@@ -85,6 +86,7 @@ class Match:
 class _Term:
     text: str
     postings: dict[int, float]  # topic index -> source weight
+    spread: dict[int, float] = field(default_factory=dict)  # topic index -> share in df
     idf: float = 1.0
 
 
@@ -98,12 +100,15 @@ class Matcher:
         self._phrases: list[tuple[int, tuple[int, ...], float]] = []  # topic, term ids, weight
         for ti, topic in enumerate(kb.topics):
             self._index_topic(ti, topic)
+        # the decoy for subjects the knowledge does not cover is one more (hidden) topic
+        self._decoy = len(kb.topics)
+        self._add(self._decoy, sorted(OFFTOPIC), s.w_keyword, phrases=True)
         n = max(len(kb.topics), 1)
         for term in self._terms:
-            # how many topics use the term as a keyword, title or example (text-only uses count
-            # a little), so a word every topic's prose mentions stays telling where it is a keyword
-            df = sum(w if w >= s.w_example else w * s.df_text for w in term.postings.values())
-            df /= s.w_keyword
+            # how many topics use the term as a keyword or title (examples and prose count a
+            # little), so a word that many topics' prose mentions stays telling where it is a
+            # keyword
+            df = sum(term.spread.values())
             term.idf = (1.0 / max(df, 1.0)) ** s.idf_power if n > 1 else 1.0
         self._vocab = [t.text for t in self._terms]
         self._sorted_vocab = sorted(self._vocab)
@@ -126,7 +131,10 @@ class Matcher:
             self._terms.append(_Term(text, {}))
         return tid
 
-    def _add(self, ti: int, texts: Iterable[str], weight: float, phrases: bool = False) -> None:
+    def _add(
+        self, ti: int, texts: Iterable[str], weight: float, phrases: bool = False
+    ) -> None:
+        spread = 1.0 if phrases else self.settings.df_text
         for text in texts:
             stems = _content_stems(text)
             ids = []
@@ -136,6 +144,8 @@ class Matcher:
                 ids.append(tid)
                 postings = self._terms[tid].postings
                 postings[ti] = max(postings.get(ti, 0.0), part)
+                term = self._terms[tid]
+                term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
             if phrases and len(set(ids)) > 1:
                 self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight))
 
@@ -233,6 +243,10 @@ class Matcher:
         s = self.settings
         totals, has_content, smalltalk = self.scores(text)
         ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        decoy = totals.get(self._decoy, 0.0)
+        ranked = [(ti, sc) for ti, sc in ranked if ti != self._decoy]
+        if decoy and (not ranked or decoy >= ranked[0][1] * s.decoy_ratio):
+            return Match(MatchKind.NONE, None, 0.0)
         if not ranked or ranked[0][1] < s.threshold:
             kind = MatchKind.SMALLTALK if smalltalk and not ranked else MatchKind.NONE
             if smalltalk and not has_content:
