@@ -94,7 +94,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class KnowledgeError(Exception):
@@ -213,11 +215,11 @@ class _FileChecker:
         if not isinstance(value, str):
             self.fail(path, f"must be text, got {_type_name(value)}")
             return None
-        value = " ".join(value.split())
-        if not value:
+        folded: str = " ".join(value.split())
+        if not folded:
             self.fail(path, "must not be empty")
             return None
-        return value
+        return folded
 
     def text_list(self, value: Any, path: Sequence[str | int], *, non_empty: bool) -> list[str]:
         if value is None:
@@ -317,7 +319,9 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
     title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
     pledge = ck.text(t.get("pledge"), [*path, "pledge"]) if "pledge" in t else None
-    explanation = ck.text(t.get("explanation"), [*path, "explanation"]) if "explanation" in t else None
+    explanation = (
+        ck.text(t.get("explanation"), [*path, "explanation"]) if "explanation" in t else None
+    )
     keywords = (
         ck.text_list(t.get("keywords"), [*path, "keywords"], non_empty=True)
         if "keywords" in t
@@ -400,7 +404,9 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
         if area is not None:
             if area.id in area_seen:
                 problems.append(
-                    Problem(name, None, "area.id", f"'{area.id}' is also used in {area_seen[area.id]}")
+                    Problem(
+                        name, None, "area.id", f"'{area.id}' is also used in {area_seen[area.id]}"
+                    )
                 )
             area_seen[area.id] = name
             areas.append(area)
@@ -421,14 +427,16 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
             topics.append(topic)
     ids = {t.id for t in topics}
     for topic in topics:
-        file, line = first_seen[topic.id]
+        where, line = first_seen[topic.id]
         for rel in topic.related:
             if rel == topic.id:
-                problems.append(Problem(file, line, f"{topic.id}.related", "lists the topic itself"))
+                problems.append(
+                    Problem(where, line, f"{topic.id}.related", "lists the topic itself")
+                )
             elif rel not in ids:
                 hint = _suggest(rel, ids)
                 problems.append(
-                    Problem(file, line, f"{topic.id}.related", f"unknown topic id '{rel}'{hint}")
+                    Problem(where, line, f"{topic.id}.related", f"unknown topic id '{rel}'{hint}")
                 )
     if problems:
         raise KnowledgeError(problems)

@@ -21,7 +21,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 from rapidfuzz import process
@@ -35,7 +35,7 @@ MAX_WORDS = 120
 """Only the first words of a very long message are read."""
 
 
-class MatchKind(str, Enum):
+class MatchKind(StrEnum):
     TOPIC = "topic"
     SMALLTALK = "smalltalk"
     NONE = "none"
@@ -131,9 +131,7 @@ class Matcher:
             self._terms.append(_Term(text, {}))
         return tid
 
-    def _add(
-        self, ti: int, texts: Iterable[str], weight: float, phrases: bool = False
-    ) -> None:
+    def _add(self, ti: int, texts: Iterable[str], weight: float, phrases: bool = False) -> None:
         spread = 1.0 if phrases else self.settings.df_text
         for text in texts:
             stems = _content_stems(text)
@@ -260,7 +258,9 @@ class Matcher:
             if sc >= best * s.alternative_ratio and sc >= s.threshold * 0.5
         )
         ambiguous = len(ranked) > 1 and ranked[1][1] >= best * s.ambiguity_ratio
-        return Match(MatchKind.TOPIC, self.topic_ids[best_ti], round(best, 3), alternatives, ambiguous)
+        return Match(
+            MatchKind.TOPIC, self.topic_ids[best_ti], round(best, 3), alternatives, ambiguous
+        )
 
 
 # Inflection and dialect endings the stemmer does not know (nynorsk -ane/-ar, Trønder/northern
