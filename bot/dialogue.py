@@ -161,17 +161,33 @@ class Dialogue:
     def menu_reply(self, intro: str = texts.MENU, *, tags: frozenset[str] = frozenset()) -> Reply:
         return Reply((Block(BlockKind.TEXT, intro),), self._menu_rows(), tags=tags)
 
+    def not_text_reply(self) -> Reply:
+        """For a sticker, photo, voice message, location …: say what the bot understands."""
+        return self.menu_reply(texts.NOT_TEXT, tags=frozenset({"not-text"}))
+
+    def card(self, topic: Topic) -> Reply:
+        """A self-contained answer for another chat: the pledge and a link back to the bot."""
+        blocks = [Block(BlockKind.TITLE, topic.title), Block(BlockKind.TEXT, topic.pledge)]
+        link = self.deep_link(topic.id)
+        rows = ((Action(Do.LINK, texts.ASK_YOURSELF, url=link),),) if link else ()
+        return Reply(tuple(blocks), rows, topic_id=topic.id, tags=frozenset({"card"}))
+
     def share_reply(self, topic: Topic) -> Reply:
-        blocks = [
-            Block(BlockKind.NOTE, texts.SHARE_INTRO),
-            Block(BlockKind.TITLE, topic.title),
-            Block(BlockKind.TEXT, topic.pledge),
-        ]
+        """A ready-to-forward text with the deep link written out."""
+        card = self.card(topic)
+        blocks = [Block(BlockKind.NOTE, texts.SHARE_INTRO), *card.blocks]
         link = self.deep_link(topic.id)
         if link:
             blocks.append(Block(BlockKind.TEXT, texts.SHARE_LINK.format(link=link)))
-        rows = ((Action(Do.LINK, texts.ASK_YOURSELF, url=link),),) if link else ()
-        return Reply(tuple(blocks), rows, topic_id=topic.id, tags=frozenset({"share"}))
+        return Reply(tuple(blocks), card.rows, topic_id=topic.id, tags=frozenset({"share"}))
+
+    def search(self, query: str, limit: int = 12) -> list[Topic]:
+        """Topics for an inline query: best match first; an empty query lists every topic."""
+        if not words(query):
+            return list(self.kb.topics)[:limit]
+        m = self.matcher.match(query[:MAX_QUESTION_CHARS])
+        found = [t for t in (self.kb.topic(c) for c in m.candidates) if t is not None]
+        return found[:limit]
 
     def deep_link(self, topic_id: str) -> str | None:
         if not self.bot_username:

@@ -1,0 +1,43 @@
+"""Render a core `Reply` for Telegram: HTML text and an inline keyboard."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.reply import BlockKind, Do, Reply
+
+MAX_MESSAGE_CHARS = 4096
+
+
+def render_html(reply: Reply) -> str:
+    parts = []
+    for block in reply.blocks:
+        text = escape(block.text, quote=False)
+        if block.kind in (BlockKind.TITLE, BlockKind.QUESTION):
+            parts.append(f"<b>{text}</b>")
+        elif block.kind is BlockKind.FACT:
+            parts.append(f"• {text}")
+        elif block.kind is BlockKind.NOTE:
+            parts.append(f"<i>{text}</i>")
+        else:
+            parts.append(text)
+    html = "\n\n".join(parts)
+    if len(html) > MAX_MESSAGE_CHARS:  # never for the shipped knowledge; cut on a paragraph
+        html = html[: MAX_MESSAGE_CHARS - 1].rsplit("\n\n", 1)[0]
+    return html
+
+
+def render_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    rows = []
+    for row in reply.rows:
+        buttons = [
+            InlineKeyboardButton(a.label, url=a.url)
+            if a.do is Do.LINK
+            else InlineKeyboardButton(a.label, callback_data=a.encode())
+            for a in row
+        ]
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(rows) if rows else None
