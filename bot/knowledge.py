@@ -60,6 +60,7 @@ class Topic:
     keywords: tuple[str, ...]
     examples: tuple[str, ...]
     area_id: str
+    broad_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class KnowledgeError(Exception):
 _AREA_KEYS = {"id", "title", "intro", "question", "replies"}
 _REPLY_KEYS = {f for f in Replies.__dataclass_fields__}
 _TOPIC_REQUIRED = {"id", "title", "pledge", "explanation", "keywords"}
-_TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples"}
+_TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples", "broad_keywords"}
 _FACT_KEYS = {"text", "date"}
 _FILE_KEYS = {"area", "topics"}
 
@@ -328,6 +329,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         else []
     )
     examples = ck.text_list(t.get("examples"), [*path, "examples"], non_empty=False)
+    broad = ck.text_list(t.get("broad_keywords"), [*path, "broad_keywords"], non_empty=False)
     related = ck.text_list(t.get("related"), [*path, "related"], non_empty=False)
     facts: list[Fact] = []
     raw_facts = t.get("facts")
@@ -362,6 +364,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         keywords=tuple(keywords),
         examples=tuple(examples),
         area_id=area_id,
+        broad_keywords=tuple(broad),
     )
 
 

@@ -59,6 +59,7 @@ class Settings:
     sim_compound_head: float = 0.8
     sim_compound_modifier: float = 0.8
     sim_prefix: float = 0.7
+    w_broad_rank: float = 0.4  # a broad keyword's weight in the ranking (full as evidence)
     sim_suffix: float = 0.95  # a known word plus an inflection or dialect ending
     threshold: float = 0.66  # minimal score for an answer
     decoy_ratio: float = 0.8  # an off-topic word this strong against the best topic -> decline
@@ -87,6 +88,7 @@ class _Term:
     text: str
     postings: dict[int, float]  # topic index -> source weight
     spread: dict[int, float] = field(default_factory=dict)  # topic index -> share in df
+    broad: bool = False  # a broad keyword of some topic: counts little in the ranking
     idf: float = 1.0
 
 
@@ -131,7 +133,14 @@ class Matcher:
             self._terms.append(_Term(text, {}))
         return tid
 
-    def _add(self, ti: int, texts: Iterable[str], weight: float, phrases: bool = False) -> None:
+    def _add(
+        self,
+        ti: int,
+        texts: Iterable[str],
+        weight: float,
+        phrases: bool = False,
+        broad: bool = False,
+    ) -> None:
         spread = 1.0 if phrases else self.settings.df_text
         for text in texts:
             stems = _content_stems(text)
@@ -140,16 +149,17 @@ class Matcher:
             for st in stems:
                 tid = self._term_id(st)
                 ids.append(tid)
-                postings = self._terms[tid].postings
-                postings[ti] = max(postings.get(ti, 0.0), part)
                 term = self._terms[tid]
+                term.postings[ti] = max(term.postings.get(ti, 0.0), part)
                 term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
+                term.broad = term.broad or broad
             if phrases and len(set(ids)) > 1:
                 self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight))
 
     def _index_topic(self, ti: int, topic: Topic) -> None:
         s = self.settings
         self._add(ti, topic.keywords, s.w_keyword, phrases=True)
+        self._add(ti, topic.broad_keywords, s.w_keyword, phrases=True, broad=True)
         self._add(ti, [topic.title, topic.id.replace("-", " ")], s.w_title, phrases=True)
         self._add(ti, topic.examples, s.w_example)
         self._add(ti, [topic.pledge], s.w_pledge)
@@ -207,8 +217,12 @@ class Matcher:
                     hit(text, s.sim_prefix)
         return tuple(hits.items())
 
-    def scores(self, text: str) -> tuple[dict[int, float], bool, bool]:
-        """Topic scores for a question, whether it had content words, and any small talk."""
+    def scores(self, text: str) -> tuple[dict[int, float], dict[int, float], bool, bool]:
+        """Evidence and rank score per topic, whether there were content words, and small talk.
+
+        Evidence decides whether a topic is answered at all; the rank score decides which topic.
+        They differ only for broad keywords, which count fully as evidence but little in the
+        ranking, so a specific topic wins over the overview when both match."""
         content: list[str] = []
         smalltalk = False
         for word in words(text)[:MAX_WORDS]:
@@ -217,40 +231,47 @@ class Matcher:
             elif word not in STOPWORDS:
                 content.append(word)
         totals: dict[int, float] = defaultdict(float)
+        ranks: dict[int, float] = defaultdict(float)
         matched_terms: dict[int, float] = {}
+        broad_factor = self.settings.w_broad_rank
         for word in dict.fromkeys(content):
-            best: dict[int, float] = {}
+            best: dict[int, tuple[float, float]] = {}
             for tid, sim in self._lookup(word):
                 term = self._terms[tid]
                 matched_terms[tid] = max(matched_terms.get(tid, 0.0), sim)
                 for ti, weight in term.postings.items():
                     value = sim * weight * term.idf
-                    if value > best.get(ti, 0.0):
-                        best[ti] = value
-            for ti, value in best.items():
+                    rank = value * broad_factor if term.broad else value
+                    if rank > best.get(ti, (0.0, 0.0))[1]:
+                        best[ti] = (value, rank)
+            for ti, (value, rank) in best.items():
                 totals[ti] += value
+                ranks[ti] += rank
         if len(matched_terms) > 1:
             for pi in {pi for tid in matched_terms for pi in self._phrases_by_term.get(tid, ())}:
                 ti, term_ids, weight = self._phrases[pi]
                 if all(t in matched_terms for t in term_ids):
                     sim = min(matched_terms[t] for t in term_ids)
                     totals[ti] += self.settings.w_phrase * weight * sim
-        return totals, bool(content), smalltalk
+                    ranks[ti] += self.settings.w_phrase * weight * sim
+        return totals, ranks, bool(content), smalltalk
 
     def match(self, text: str) -> Match:
         s = self.settings
-        totals, has_content, smalltalk = self.scores(text)
-        ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        totals, ranks, has_content, smalltalk = self.scores(text)
         decoy = totals.get(self._decoy, 0.0)
-        ranked = [(ti, sc) for ti, sc in ranked if ti != self._decoy]
-        if decoy and (not ranked or decoy >= ranked[0][1] * s.decoy_ratio):
+        ranked = sorted(
+            ((ti, sc) for ti, sc in ranks.items() if ti != self._decoy),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        evidence = totals.get(ranked[0][0], 0.0) if ranked else 0.0
+        if decoy and (not ranked or decoy >= evidence * s.decoy_ratio):
             return Match(MatchKind.NONE, None, 0.0)
-        if not ranked or ranked[0][1] < s.threshold:
+        if not ranked or evidence < s.threshold:
             kind = MatchKind.SMALLTALK if smalltalk and not ranked else MatchKind.NONE
             if smalltalk and not has_content:
                 kind = MatchKind.SMALLTALK
-            score = round(ranked[0][1], 3) if ranked else 0.0
-            return Match(kind, None, score)
+            return Match(kind, None, round(evidence, 3))
         best_ti, best = ranked[0]
         alternatives = tuple(
             (self.topic_ids[ti], round(sc, 3))
