@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
