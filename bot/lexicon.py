@@ -48,7 +48,7 @@ SMALLTALK = frozenset(
     ciao takk takker tak tusen mange thanks thank thx ty tenks ok okei okay greit fint flott
     supert super kult nice bra topp perfekt skjonner skjonn forstar forsta aha jaha jasa mhm
     hmm robot bot chatbot ai maskin menneske human heter name navn hjelp help start meny
-    hyggelig fin dag dagen helg helga kos koselig lykke
+    hyggelig fin dag dagen helg helga kos koselig lykke hjelpa hjelpen svar svaret svara
     """.split()
 )
 
