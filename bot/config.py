@@ -142,9 +142,8 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{prefix or 'config'}: must be a mapping of keys, got {type(data).__name__}"
-        )
+        name = prefix.rstrip(".") or "config"
+        raise ConfigError(f"{name}: must be a mapping of keys, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for key in data:

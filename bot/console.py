@@ -53,6 +53,8 @@ async def run_console(
     import sys
 
     stream = out or sys.stdout
+    if read is None and hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")  # undecodable bytes must not end the chat
     reader = read or (lambda: input(PROMPT))
     person = CONSOLE_PERSON
 

@@ -14,7 +14,7 @@ from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.reply import Action, Block, BlockKind, Do, Reply
 from bot.storage import Storage, StorageError, VoteOutcome, pseudonymize
-from bot.text import MAX_QUESTION_CHARS, words
+from bot.text import MAX_QUESTION_CHARS, clean, words
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Dialogue:
 
     async def ask(self, person: Person | None, text: str) -> Reply:
         """Answer a free-text question."""
-        text = text[:MAX_QUESTION_CHARS]
+        text = clean(text[:MAX_QUESTION_CHARS])
         if not words(text):
             tags = frozenset({"empty"} if not text.strip() else {"noise", "unanswered"})
             if text.strip():

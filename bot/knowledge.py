@@ -206,8 +206,12 @@ class _FileChecker:
                     + ", ".join(sorted(allowed)),
                     self.lines.key_line(path, str(key)),
                 )
+        # a missing field is reported at the key of the mapping that lacks it ("area:")
+        where = None
+        if path and isinstance(path[-1], str):
+            where = self.lines.key_line(path[:-1], path[-1])
         for key in sorted(required - set(value)):
-            self.fail(path, f"missing required field '{key}'")
+            self.fail(path, f"missing required field '{key}'", where)
         return value
 
     def text(self, value: Any, path: Sequence[str | int], *, required: bool = True) -> str | None:
@@ -254,9 +258,25 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_file(
-    name: str, text: str
-) -> tuple[Area | None, list[tuple[Topic, int | None]], list[Problem]]:
+@dataclass
+class _Placed:
+    """A valid topic and where its parts stand in the file."""
+
+    topic: Topic
+    line: int | None
+    related_lines: tuple[int | None, ...]
+
+
+@dataclass
+class _FileResult:
+    area: Area | None = None
+    area_line: int | None = None
+    topics: list[_Placed] = field(default_factory=list)
+    declared_ids: set[str] = field(default_factory=set)  # also of topics that have problems
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _check_file(name: str, text: str) -> _FileResult:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -264,48 +284,57 @@ def _check_file(
         mark = getattr(exc, "problem_mark", None)
         line = int(mark.line) + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [], [Problem(name, line, "", f"not valid YAML: {reason}")]
+        return _FileResult(problems=[Problem(name, line, "", f"not valid YAML: {reason}")])
     lines = _Lines(root)
+    result = _FileResult(problems=[])
     ck = _FileChecker(name, lines)
     for key, line in lines.duplicate_keys():
         ck.fail([], f"key '{key}' appears twice in the same mapping", line)
+    result.problems = ck.problems
     doc = ck.mapping(data, [], _FILE_KEYS, _FILE_KEYS)
     if doc is None:
-        return None, [], ck.problems
+        return result
 
-    area: Area | None = None
     raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS, _AREA_KEYS)
     if raw_area is not None:
-        area_id = ck.text(raw_area.get("id"), ["area", "id"])
+        # a missing key is reported once, by ck.mapping above
+        def field_text(key: str) -> str | None:
+            return ck.text(raw_area.get(key), ["area", key]) if key in raw_area else None
+
+        area_id = field_text("id")
         if area_id is not None and not TOPIC_ID.match(area_id):
             ck.fail(["area", "id"], f"'{area_id}' must be lower-case letters, digits and dashes")
-        title = ck.text(raw_area.get("title"), ["area", "title"])
-        intro = ck.text(raw_area.get("intro"), ["area", "intro"])
-        question = ck.text(raw_area.get("question"), ["area", "question"])
+        title, intro, question = field_text("title"), field_text("intro"), field_text("question")
         raw_replies = ck.mapping(
             raw_area.get("replies"), ["area", "replies"], _REPLY_KEYS, _REPLY_KEYS
         )
         replies: dict[str, str] = {}
         if raw_replies is not None:
-            for key in sorted(_REPLY_KEYS):
+            for key in sorted(_REPLY_KEYS & set(raw_replies)):
                 value = ck.text(raw_replies.get(key), ["area", "replies", key])
                 if value is not None:
                     replies[key] = value
         if area_id and title and intro and question and len(replies) == len(_REPLY_KEYS):
-            area = Area(area_id, title, intro, question, Replies(**replies), name)
+            result.area = Area(area_id, title, intro, question, Replies(**replies), name)
+            result.area_line = lines.line(["area", "id"])
 
-    topics: list[tuple[Topic, int | None]] = []
     raw_topics = doc.get("topics")
     if not isinstance(raw_topics, list):
         ck.fail(["topics"], f"must be a list of topics, got {_type_name(raw_topics)}")
         raw_topics = []
     elif not raw_topics:
         ck.fail(["topics"], "must list at least one topic")
+    area_id = result.area.id if result.area else ""
     for i, raw in enumerate(raw_topics):
-        topic = _check_topic(ck, raw, ["topics", i], area.id if area else "")
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            result.declared_ids.add(raw["id"].strip())
+        topic = _check_topic(ck, raw, ["topics", i], area_id)
         if topic is not None:
-            topics.append((topic, lines.line(["topics", i, "id"])))
-    return area, topics, ck.problems
+            related_lines = tuple(
+                lines.line(["topics", i, "related", j]) for j in range(len(topic.related))
+            )
+            result.topics.append(_Placed(topic, lines.line(["topics", i, "id"]), related_lines))
+    return result
 
 
 def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str) -> Topic | None:
@@ -387,8 +416,9 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     areas: list[Area] = []
     topics: list[Topic] = []
     first_seen: dict[str, tuple[str, int | None]] = {}
-    area_seen: dict[str, str] = {}
-    lines_of: dict[str, dict[str, int | None]] = {}
+    area_seen: dict[str, tuple[str, int | None]] = {}
+    placed: list[tuple[str, _Placed]] = []
+    declared: set[str] = set()
     for file in files:
         name = str(file)
         try:
@@ -402,19 +432,26 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
         except OSError as exc:
             problems.append(Problem(name, None, "", f"cannot read: {exc.strerror or exc}"))
             continue
-        area, file_topics, file_problems = _check_file(name, text)
-        problems.extend(file_problems)
+        result = _check_file(name, text)
+        problems.extend(result.problems)
+        declared |= result.declared_ids
+        area = result.area
         if area is not None:
             if area.id in area_seen:
+                other, other_line = area_seen[area.id]
                 problems.append(
                     Problem(
-                        name, None, "area.id", f"'{area.id}' is also used in {area_seen[area.id]}"
+                        name,
+                        result.area_line,
+                        "area.id",
+                        f"'{area.id}' is also used at {other}:{other_line}",
                     )
                 )
-            area_seen[area.id] = name
-            areas.append(area)
-        for topic, line in file_topics:
-            lines_of.setdefault(name, {})[topic.id] = line
+            else:
+                area_seen[area.id] = (name, result.area_line)
+                areas.append(area)
+        for item in result.topics:
+            topic, line = item.topic, item.line
             if topic.id in first_seen:
                 other, other_line = first_seen[topic.id]
                 problems.append(
@@ -428,10 +465,13 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                 continue
             first_seen[topic.id] = (name, line)
             topics.append(topic)
-    ids = {t.id for t in topics}
-    for topic in topics:
-        where, line = first_seen[topic.id]
-        for rel in topic.related:
+            placed.append((name, item))
+    # a related id is unknown only if no topic declares it: a topic with problems of its own
+    # has already been reported and is not reported again here
+    ids = {t.id for t in topics} | declared
+    for where, item in placed:
+        topic = item.topic
+        for rel, line in zip(topic.related, item.related_lines, strict=True):
             if rel == topic.id:
                 problems.append(
                     Problem(where, line, f"{topic.id}.related", "lists the topic itself")

@@ -33,6 +33,15 @@ _stemmer = snowballstemmer.stemmer("norwegian")
 MAX_QUESTION_CHARS = 1000
 """Only this much of a message is read: a longer message is cut, never rejected."""
 
+MAX_WORD_CHARS = 40
+"""Longer 'words' are noise (no Norwegian compound a voter types is this long) and are dropped,
+so a message of one 10,000-letter word costs no more than any other."""
+
+
+def clean(text: str) -> str:
+    """Text safe to store and log: lone surrogates (undecodable input) become U+FFFD."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
 
 def fold(text: str) -> str:
     """Lower-case, fold æøå and accents to ASCII, keep letters and digits separated by spaces."""
@@ -45,7 +54,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The folded words of a text, in order."""
-    return fold(text[: MAX_QUESTION_CHARS * 2]).split()
+    return [w for w in fold(text[: MAX_QUESTION_CHARS * 2]).split() if len(w) <= MAX_WORD_CHARS]
 
 
 @lru_cache(maxsize=65536)
