@@ -18,6 +18,7 @@ How it works (measured on the labelled sets under tests/data, see README "Matche
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -260,9 +261,10 @@ class Matcher:
         s = self.settings
         totals, ranks, has_content, smalltalk = self.scores(text)
         decoy = totals.get(self._decoy, 0.0)
-        ranked = sorted(
-            ((ti, sc) for ti, sc in ranks.items() if ti != self._decoy),
-            key=lambda kv: (-kv[1], kv[0]),
+        ranks.pop(self._decoy, None)
+        # only the best and the alternatives are needed: a partial sort
+        ranked = heapq.nsmallest(
+            1 + s.max_alternatives, ranks.items(), key=lambda kv: (-kv[1], kv[0])
         )
         evidence = totals.get(ranked[0][0], 0.0) if ranked else 0.0
         if decoy and (not ranked or decoy >= evidence * s.decoy_ratio):
