@@ -35,6 +35,7 @@ class Person:
 
     user_id: int
     chat_id: int
+    private: bool = True  # a one-to-one chat (not a group)
 
 
 class Dialogue:
@@ -216,7 +217,7 @@ class Dialogue:
             blocks.append(Block(BlockKind.NOTE, note[1]))
         blocks.append(Block(BlockKind.QUESTION, more))
         rows: list[tuple[Action, ...]] = [(Action(Do.TOPIC, t.title, t.id),) for t in topics]
-        if agree:
+        if agree and person.private:  # the newsletter is a personal opt-in, never a group's
             rows.append((Action(Do.SUBSCRIBE, texts.BUTTON_SUBSCRIBE),))
         if self.engage_url:
             rows.append((Action(Do.LINK, replies.engage, url=self.engage_url),))
@@ -226,6 +227,10 @@ class Dialogue:
 
     async def subscribe(self, person: Person) -> Reply:
         replies = self.kb.areas[0].replies
+        if not person.private:
+            return Reply(
+                (Block(BlockKind.TEXT, texts.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
+            )
         try:
             new = await self._storage().subscribe(self.newsletter_key(person), person.chat_id)
         except StorageError as exc:

@@ -78,4 +78,6 @@ BUTTON_SHARE = "Del dette svaret"
 BUTTON_SUBSCRIBE = "Ja, send meg nyhetsbrev"
 BUTTON_MENU = "Alle emner"
 
-GROUP_HINT = "Spør meg i en privat melding for å svare Enig eller Uenig."
+SUBSCRIBE_PRIVATELY = (
+    "Nyhetsbrevet meldes du på personlig: send meg en privat melding og trykk på knappen der."
+)

@@ -76,6 +76,10 @@ def configure_logging(cfg: Config) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # PTB's DEBUG records hold whole updates (who pressed Enig on what): personal data, so the
+    # library stays at INFO even when the bot's own loggers are at DEBUG
+    level = logging.getLevelName(cfg.log_level.upper())
+    logging.getLogger("telegram").setLevel(max(level, logging.INFO))
     redact = RedactSecrets(cfg.telegram.token, cfg.privacy.hash_secret)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
@@ -90,7 +94,7 @@ def _person(update: Update) -> Person | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    return Person(user_id=user.id, chat_id=chat.id)
+    return Person(user_id=user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE)
 
 
 async def _send(message: Message | None, reply: Reply) -> None:
