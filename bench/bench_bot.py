@@ -1,0 +1,361 @@
+"""Benchmark of the whole bot: updates handled per second by one `distriktsbot run` process.
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_bot.py            # 3,000 updates
+    .venv/bin/python bench/bench_bot.py --quick    # 500 updates
+    .venv/bin/python bench/bench_bot.py -n 10000 --users 5000
+
+What happens: the stand-in Bot API (`tests/fake_telegram.py`) serves on 127.0.0.1 in this
+process; `python -m bot --config <tmp>/config.yaml run` runs as a separate process, long-polling
+it, with a fresh SQLite database and the shipped knowledge. After a short warm-up (not timed),
+N updates are fed in:
+
+- 70 % questions (the texts of tests/data/questions-a.jsonl, cycled), each from one of
+  `--users` distinct users, all queued at once;
+- 30 % Enig/Uenig presses (half each) on answers the bot has sent: pressed as soon as an answer
+  with buttons arrives, so questions and votes interleave; when every question has been answered
+  and presses remain, earlier answers are pressed again (a repeated or changed vote).
+
+Every update gets exactly one message back. The time is from the first update queued to the
+last reply the stand-in received (its own monotonic clock). Also reported: the bot process'
+peak RSS (VmHWM from /proc/<pid>/status), its CPU seconds during the timed window, and replies
+that were errors. Targets: >= 500 updates/s and <= 150 MB peak RSS; the exit status is 0 when
+the run completed, whatever the figures, 1 when it timed out or replies were lost.
+
+The stand-in's HTTP server is tuned first (TCP_NODELAY, a listen backlog of 128; see
+`tune_stand_in`), because as it is it adds ~40 ms to every Bot API call and resets connections
+when the bot opens many at once; `--stand-in-as-is` measures without that.
+
+Bounded: loopback only; the bot is stopped with SIGTERM (killed if it does not exit) and the
+whole run gives up after --timeout seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import tests.fake_telegram as fake_telegram  # noqa: E402
+from tests.fake_telegram import Call, FakeTelegram, FakeUser, SentMessage  # noqa: E402
+
+TARGET_UPDATES_PER_SECOND = 500
+TARGET_RSS_MB = 150
+HASH_SECRET = "bench-secret-0123456789abcdef0123"
+ERROR_TEXTS = ("Beklager, noe gikk galt", "Beklager, jeg klarte ikke å lagre")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def proc_status(pid: int, key: str) -> int | None:
+    """A kB figure from /proc/<pid>/status (VmHWM, VmRSS)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (from /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def tune_stand_in() -> bool:
+    """Make the stand-in's HTTP server behave like a real one under load (if it does not already).
+
+    - TCP_NODELAY on its connections: it writes each response as two send() calls (headers,
+      then body); with Nagle's algorithm and the client's delayed ACK the body waits ~40 ms on
+      loopback, so every Bot API call would take >= 40 ms whatever the bot does.
+    - a listen backlog of 128 instead of socketserver's 5: the bot opens up to 64 connections at
+      once, and with 5 some of them are reset (httpx.ReadError in the bot, which then answers
+      "Beklager, noe gikk galt" instead of the answer).
+    Real Telegram does neither, and this benchmark is about the bot.
+    """
+    handler = getattr(fake_telegram, "_Handler", None)
+    server = getattr(fake_telegram, "_Server", None)
+    if handler is None or server is None:
+        return False
+    server.request_queue_size = max(128, int(getattr(server, "request_queue_size", 5)))
+    if not getattr(handler, "_bench_nodelay", False):
+        original = handler.setup
+
+        def setup(self: Any) -> None:
+            original(self)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        handler.setup = setup
+        handler._bench_nodelay = True
+    return True
+
+
+def load_questions() -> list[str]:
+    path = ROOT / "tests" / "data" / "questions-a.jsonl"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            out.append(json.loads(line)["text"])
+    return out
+
+
+@dataclass
+class Tally:
+    """What the stand-in saw, read from its call log as it grows."""
+
+    fake: FakeTelegram
+    index: int = 0
+    replies: int = 0
+    failed_calls: int = 0
+    error_replies: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    last_reply_time: float = 0.0
+    answers: list[SentMessage] = field(default_factory=list)  # with Enig/Uenig, not yet pressed
+
+    def poll(self) -> list[SentMessage]:
+        """Consume new calls; returns the new answers that carry Enig/Uenig buttons."""
+        calls: list[Call] = self.fake.calls
+        new_answers = []
+        while self.index < len(calls):
+            call = calls[self.index]
+            self.index += 1
+            if call.method == "getUpdates":
+                continue
+            if call.method not in ("sendMessage", "editMessageText"):
+                if call.ok is False:
+                    self.failed_calls += 1
+                continue
+            self.replies += 1
+            self.last_reply_time = max(self.last_reply_time, call.time)
+            if not call.ok or call.message is None:
+                self.failed_calls += 1
+                continue
+            text = call.message.plain_text or ""
+            if text.startswith(ERROR_TEXTS):
+                self.error_replies += 1
+                kind = text.split(".")[0]
+                self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+            if any(label == "Enig" for label, _ in call.message.buttons()):
+                new_answers.append(call.message)
+        return new_answers
+
+
+def press(
+    fake: FakeTelegram, users: dict[int, FakeUser], rng: random.Random, msg: SentMessage
+) -> None:
+    label = "Enig" if rng.random() < 0.5 else "Uenig"
+    fake.press_button(users[msg.chat_id], msg, msg.button(label))
+
+
+def start_bot(fake: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
+    config = workdir / "config.yaml"
+    config.write_text(
+        f"telegram:\n  base_url: {fake.base_url}\n"
+        f"database:\n  url: sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}\n"
+        f"knowledge: {ROOT / 'knowledge'}\n"
+        "log_level: WARNING\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIKTSBOT_")}
+    env.update(DISTRIKTSBOT_TOKEN=fake.token, DISTRIKTSBOT_HASH_SECRET=HASH_SECRET)
+    log = (workdir / "bot.log").open("wb")
+    # `--config` before the subcommand: the form the command line accepts today
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_bot(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
+
+
+def run(n: int, n_users: int, vote_share: float, timeout: float, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    questions = load_questions()
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp, FakeTelegram() as fake:
+        workdir = Path(tmp)
+        users = {uid: fake.user(uid, f"U{uid}") for uid in range(10_001, 10_001 + n_users)}
+        user_ids = list(users)
+        proc = start_bot(fake, workdir)
+        try:
+            fake.wait_for_sync("setMyCommands", timeout=max(1.0, deadline - time.monotonic()))
+            tally = Tally(fake)
+
+            # warm-up (not timed): a few questions and votes through the whole path
+            warm = min(50, n // 10)
+            for i in range(warm):
+                fake.send_text(users[user_ids[i % n_users]], questions[i % len(questions)])
+            pressed = 0
+            while tally.replies < warm + pressed and time.monotonic() < deadline:
+                for answer in tally.poll():
+                    if pressed < warm // 3:
+                        press(fake, users, rng, answer)
+                        pressed += 1
+                time.sleep(0.002)
+            if tally.replies < warm + pressed:
+                raise TimeoutError("warm-up did not finish")
+
+            # the timed run
+            n_votes = round(n * vote_share)
+            n_questions = n - n_votes
+            base_replies = tally.replies
+            cpu0 = proc_cpu_seconds(proc.pid)
+            t0 = time.monotonic()
+            for i in range(n_questions):
+                uid = user_ids[(warm + i) % n_users]
+                fake.send_text(users[uid], questions[(warm + i) % len(questions)])
+            votes = 0
+            pool: list[SentMessage] = []
+            while time.monotonic() < deadline:
+                new = tally.poll()
+                pool.extend(new)
+                for answer in new:
+                    if votes < n_votes:
+                        press(fake, users, rng, answer)
+                        votes += 1
+                done = tally.replies - base_replies
+                if votes < n_votes and done >= n_questions + votes and pool:
+                    # every question answered: press earlier answers again
+                    while votes < n_votes:
+                        press(fake, users, rng, rng.choice(pool))
+                        votes += 1
+                if done >= n:
+                    break
+                time.sleep(0.001)
+            cpu1 = proc_cpu_seconds(proc.pid)
+            done = tally.replies - base_replies
+            elapsed = tally.last_reply_time - t0
+            peak_kb = proc_status(proc.pid, "VmHWM")
+            rss_kb = proc_status(proc.pid, "VmRSS")
+        finally:
+            code = stop_bot(proc)
+        log = (workdir / "bot.log").read_text(errors="replace")
+        log_tail = log[-2000:]
+        problems: dict[str, int] = {}
+        for line in log.splitlines():
+            if " WARNING " in line or " ERROR " in line:
+                key = line.split(" ", 2)[-1][:160]
+                problems[key] = problems.get(key, 0) + 1
+    return {
+        "updates": n,
+        "questions": n_questions,
+        "votes": n_votes,
+        "users": n_users,
+        "replies": done,
+        "complete": done >= n,
+        "seconds": elapsed,
+        "updates_per_second": done / elapsed if elapsed > 0 else 0.0,
+        "peak_rss_mb": (peak_kb or 0) / 1024,
+        "rss_mb": (rss_kb or 0) / 1024,
+        "bot_cpu_seconds": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
+        "failed_calls": tally.failed_calls,
+        "error_replies": tally.error_replies,
+        "error_kinds": tally.error_kinds,
+        "bot_log_problems": problems,
+        "exit_status": code,
+        "log_tail": log_tail,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", "--updates", type=int, default=3000, help="updates to time (3000)")
+    p.add_argument("--quick", action="store_true", help="500 updates")
+    p.add_argument("--users", type=int, default=None, help="distinct users (default N/3)")
+    p.add_argument("--votes", type=float, default=0.3, help="share of votes (0.3)")
+    p.add_argument("--timeout", type=float, default=300.0, help="give up after (300 s)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    p.add_argument(
+        "--stand-in-as-is",
+        action="store_true",
+        help="do not tune the stand-in's HTTP server (every call then waits ~40 ms)",
+    )
+    args = p.parse_args()
+    n = 500 if args.quick else args.updates
+    tuned = False if args.stand_in_as_is else tune_stand_in()
+    n_users = args.users or max(50, n // 3)
+
+    r = run(n, n_users, args.votes, args.timeout, args.seed)
+
+    ups, rss = r["updates_per_second"], r["peak_rss_mb"]
+    cpu = r["bot_cpu_seconds"]
+    busy = (
+        f"{cpu:.1f} s ({100 * cpu / r['seconds']:.0f} % of one core, "
+        f"{1000 * cpu / max(1, r['replies']):.1f} ms/update)"
+        if cpu
+        else "?"
+    )
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
+    tuning = "TCP_NODELAY and backlog 128 set by the benchmark" if tuned else "as is"
+    print(f"stand-in: {tuning}")
+    print()
+    print("| updates | questions / votes | users | updates/s | peak RSS | bot CPU | errors |")
+    print("|---:|---|---:|---:|---:|---|---:|")
+    errors = r["failed_calls"] + r["error_replies"]
+    print(
+        f"| {r['replies']}/{r['updates']} | {r['questions']} / {r['votes']} | {r['users']} "
+        f"| {ups:.0f} (target >= {TARGET_UPDATES_PER_SECOND}) "
+        f"| {rss:.0f} MB (target <= {TARGET_RSS_MB}) | {busy} | {errors} |"
+    )
+    print()
+    print(f"command: {command}")
+    print(f"timed: {r['seconds']:.2f} s from first update queued to last reply seen")
+    if errors:
+        print(f"error replies: {r['error_kinds']}; the bot logged:")
+        for line, count in sorted(r["bot_log_problems"].items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {count} x {line}")
+    if args.json:
+        print(json.dumps({k: v for k, v in r.items() if k != "log_tail"}, indent=2))
+    if not r["complete"] or r["failed_calls"]:
+        print("the bot did not answer every update; its log ends with:", file=sys.stderr)
+        print(r["log_tail"], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
