@@ -27,25 +27,42 @@ class CliError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --config and --knowledge work before or after the command ("run --config x.yaml")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        "-c",
+        default=argparse.SUPPRESS,
+        help="config file (YAML); see config.example.yaml",
+    )
+    common.add_argument(
+        "--knowledge",
+        "-k",
+        default=argparse.SUPPRESS,
+        help="knowledge folder or file (overrides the config)",
+    )
     p = argparse.ArgumentParser(
         prog="distriktsbot",
         description="Svarer på spørsmål om Arbeiderpartiets distriktspolitikk.",
+        parents=[common],
     )
-    p.add_argument("--config", "-c", help="config file (YAML); see config.example.yaml")
-    p.add_argument("--knowledge", "-k", help="knowledge folder or file (overrides the config)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("chat", help="chat with the bot in the terminal (no token, no network)")
-    ask = sub.add_parser("ask", help="answer one question as the bot would")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    add("chat", "chat with the bot in the terminal (no token, no network)")
+    ask = add("ask", "answer one question as the bot would")
     ask.add_argument("question", nargs="+")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.add_parser("match", help="JSON Lines in on stdin ({'text': ...}), matched objects out")
-    check = sub.add_parser("check", help="validate knowledge files and self-test the matching")
+    add("match", "JSON Lines in on stdin ({'text': ...}), matched objects out")
+    check = add("check", "validate knowledge files and self-test the matching")
     check.add_argument("path", nargs="?", help="knowledge folder or file")
-    ev = sub.add_parser("eval", help="accuracy on a labelled JSON Lines file")
+    ev = add("eval", "accuracy on a labelled JSON Lines file")
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
-    sub.add_parser("run", help="run the Telegram bot")
-    db = sub.add_parser("db", help="database maintenance")
+    add("run", "run the Telegram bot")
+    db = add("db", "database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the database migrations")
     return p
@@ -193,6 +210,9 @@ async def _db_upgrade(cfg: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for name in ("config", "knowledge"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     if args.command is None:
         _parser().print_help()
         return 2

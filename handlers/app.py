@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import Any
 
 from telegram import (
@@ -71,7 +72,9 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(cfg: Config) -> None:
     logging.basicConfig(
-        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=cfg.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # the command line set a quieter default before the config was read
     )
     # httpx logs every request URL at INFO, and Bot API URLs contain the token
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -311,10 +314,10 @@ def run_bot(cfg: Config, kb: KnowledgeBase) -> int:
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
     except StorageError as exc:
         log.error("database unavailable: %s", exc)
-        print(f"distriktsbot: database: {exc}")
+        print(f"distriktsbot: database: {exc}", file=sys.stderr)
         return 3
     except TelegramError as exc:
         log.error("Telegram error: %s", exc)
-        print(f"distriktsbot: Telegram: {exc}")
+        print(f"distriktsbot: Telegram: {exc}", file=sys.stderr)
         return 4
     return 0

@@ -559,6 +559,8 @@ def _dechunk(rfile: Any) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # a bot opens many connections at once; socketserver's default backlog of 5 resets some
+    request_queue_size = 128
 
     def __init__(self, fake: FakeTelegram) -> None:
         self.fake = fake
@@ -590,6 +592,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30
     server: _Server
+    # responses are written as headers + body; without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK hold the body back ~40 ms on loopback
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
