@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.reply import BlockKind, Do, Reply
+from bot.reply import Action, BlockKind, Do, Reply
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -30,8 +31,15 @@ def render_html(reply: Reply) -> str:
 
 
 def render_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    return _keyboard(reply.rows)
+
+
+@lru_cache(maxsize=1024)
+def _keyboard(action_rows: tuple[tuple[Action, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Keyboards repeat (the menu, Enig/Uenig per topic); PTB objects are immutable, so one
+    markup object per distinct layout is built once and shared."""
     rows = []
-    for row in reply.rows:
+    for row in action_rows:
         buttons = [
             InlineKeyboardButton(a.label, url=a.url)
             if a.do is Do.LINK
