@@ -46,6 +46,7 @@ from handlers.render import render_html, render_keyboard
 log = logging.getLogger("distriktsbot.telegram")
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+UPDATE_QUEUE_SIZE = 256
 CONCURRENT_UPDATES = 64  # updates handled at once; Bot API calls wait on the network
 DIALOGUE = "dialogue"
 STORAGE = "storage"
@@ -251,6 +252,8 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         .base_url(cfg.telegram.base_url)
         .base_file_url(_file_url(cfg.telegram.base_url))
         .concurrent_updates(CONCURRENT_UPDATES)
+        # bounded: under a burst, updates wait at Telegram instead of in this process's memory
+        .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
         .request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
         .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=5.0))
         .post_init(post_init)
