@@ -23,9 +23,8 @@ peak RSS (VmHWM from /proc/<pid>/status), its CPU seconds during the timed windo
 that were errors. Targets: >= 500 updates/s and <= 150 MB peak RSS; the exit status is 0 when
 the run completed, whatever the figures, 1 when it timed out or replies were lost.
 
-The stand-in's HTTP server is tuned first (TCP_NODELAY, a listen backlog of 128; see
-`tune_stand_in`), because as it is it adds ~40 ms to every Bot API call and resets connections
-when the bot opens many at once; `--stand-in-as-is` measures without that.
+The stand-in sets TCP_NODELAY and a listen backlog of 128 itself, like a real server: without
+them it added ~40 ms to every Bot API call and reset connections when the bot opened many.
 
 Bounded: loopback only; the bot is stopped with SIGTERM (killed if it does not exit) and the
 whole run gives up after --timeout seconds.
@@ -39,7 +38,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,7 +49,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import tests.fake_telegram as fake_telegram  # noqa: E402
 from tests.fake_telegram import Call, FakeTelegram, FakeUser, SentMessage  # noqa: E402
 
 TARGET_UPDATES_PER_SECOND = 500
@@ -89,34 +86,6 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def tune_stand_in() -> bool:
-    """Make the stand-in's HTTP server behave like a real one under load (if it does not already).
-
-    - TCP_NODELAY on its connections: it writes each response as two send() calls (headers,
-      then body); with Nagle's algorithm and the client's delayed ACK the body waits ~40 ms on
-      loopback, so every Bot API call would take >= 40 ms whatever the bot does.
-    - a listen backlog of 128 instead of socketserver's 5: the bot opens up to 64 connections at
-      once, and with 5 some of them are reset (httpx.ReadError in the bot, which then answers
-      "Beklager, noe gikk galt" instead of the answer).
-    Real Telegram does neither, and this benchmark is about the bot.
-    """
-    handler = getattr(fake_telegram, "_Handler", None)
-    server = getattr(fake_telegram, "_Server", None)
-    if handler is None or server is None:
-        return False
-    server.request_queue_size = max(128, int(getattr(server, "request_queue_size", 5)))
-    if not getattr(handler, "_bench_nodelay", False):
-        original = handler.setup
-
-        def setup(self: Any) -> None:
-            original(self)
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        handler.setup = setup
-        handler._bench_nodelay = True
-    return True
 
 
 def load_questions() -> list[str]:
@@ -308,14 +277,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=300.0, help="give up after (300 s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    p.add_argument(
-        "--stand-in-as-is",
-        action="store_true",
-        help="do not tune the stand-in's HTTP server (every call then waits ~40 ms)",
-    )
     args = p.parse_args()
     n = 500 if args.quick else args.updates
-    tuned = False if args.stand_in_as_is else tune_stand_in()
     n_users = args.users or max(50, n // 3)
 
     r = run(n, n_users, args.votes, args.timeout, args.seed)
@@ -330,8 +293,6 @@ def main() -> int:
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
-    tuning = "TCP_NODELAY and backlog 128 set by the benchmark" if tuned else "as is"
-    print(f"stand-in: {tuning}")
     print()
     print("| updates | questions / votes | users | updates/s | peak RSS | bot CPU | errors |")
     print("|---:|---|---:|---:|---:|---|---:|")
