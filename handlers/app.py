@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from typing import Any
@@ -239,6 +240,9 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
             bot_username=app.bot.username,
         )
         await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+        # everything built so far (modules, knowledge, index) lives as long as the process:
+        # keep it out of the garbage collector's scans
+        gc.freeze()
         log.info("started as @%s with %d topics", app.bot.username, len(kb.topics))
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
