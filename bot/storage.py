@@ -528,7 +528,7 @@ class Storage:
         _check_topic_id(topic_id)
         agree = bool(agree)
         now = _utcnow()
-        async with self._unit_of_work("record a vote") as session:
+        async with self._unit_of_work("record a vote") as conn:
             insert_stmt: Executable = self._insert_ignoring_conflict(
                 VoteRow,
                 {
@@ -540,13 +540,13 @@ class Storage:
                 },
                 ("user_key", "topic_id"),
             ).returning(VoteRow.id)
-            inserted = (await session.execute(insert_stmt)).scalar_one_or_none()
+            inserted = (await conn.execute(insert_stmt)).scalar_one_or_none()
             if inserted is not None:
                 return VoteOutcome.NEW
             # A vote exists (possibly committed a moment ago by a concurrent call).  Flip it
             # only if it differs; the row count tells us which case we are in.
             changed = (
-                await session.execute(
+                await conn.execute(
                     update(VoteRow)
                     .where(
                         VoteRow.user_key == user_key,
@@ -555,7 +555,6 @@ class Storage:
                     )
                     .values(agree=agree, updated_at=now)
                     .returning(VoteRow.id)
-                    .execution_options(synchronize_session=False)
                 )
             ).scalar_one_or_none()
             return VoteOutcome.CHANGED if changed is not None else VoteOutcome.UNCHANGED
@@ -564,9 +563,9 @@ class Storage:
         """The stored opinion of ``user_key`` on ``topic_id`` or None if there is none."""
         _check_user_key(user_key)
         _check_topic_id(topic_id)
-        async with self._unit_of_work("read a vote") as session:
+        async with self._unit_of_work("read a vote") as conn:
             return (
-                await session.execute(
+                await conn.execute(
                     select(VoteRow.agree).where(
                         VoteRow.user_key == user_key, VoteRow.topic_id == topic_id
                     )
@@ -575,9 +574,9 @@ class Storage:
 
     async def opinions(self) -> list[TopicOpinion]:
         """Agree/disagree counts per topic, sorted by topic id."""
-        async with self._unit_of_work("count opinions") as session:
+        async with self._unit_of_work("count opinions") as conn:
             rows = (
-                await session.execute(
+                await conn.execute(
                     select(
                         VoteRow.topic_id,
                         func.sum(case((VoteRow.agree, 1), else_=0)),
@@ -600,41 +599,39 @@ class Storage:
         For an existing subscription the delivery ``chat_id`` is updated.
         """
         _check_user_key(user_key)
-        async with self._unit_of_work("subscribe") as session:
+        async with self._unit_of_work("subscribe") as conn:
             insert_stmt: Executable = self._insert_ignoring_conflict(
                 SubscriberRow,
                 {"user_key": user_key, "chat_id": int(chat_id), "created_at": _utcnow()},
                 ("user_key",),
             ).returning(SubscriberRow.user_key)
-            if (await session.execute(insert_stmt)).scalar_one_or_none() is not None:
+            if (await conn.execute(insert_stmt)).scalar_one_or_none() is not None:
                 return True
-            await session.execute(
+            await conn.execute(
                 update(SubscriberRow)
                 .where(SubscriberRow.user_key == user_key, SubscriberRow.chat_id != int(chat_id))
                 .values(chat_id=int(chat_id))
-                .execution_options(synchronize_session=False)
             )
             return False
 
     async def unsubscribe(self, user_key: str) -> bool:
         """Cancel the subscription; True if there was one."""
         _check_user_key(user_key)
-        async with self._unit_of_work("unsubscribe") as session:
+        async with self._unit_of_work("unsubscribe") as conn:
             deleted = (
-                await session.execute(
+                await conn.execute(
                     delete(SubscriberRow)
                     .where(SubscriberRow.user_key == user_key)
                     .returning(SubscriberRow.user_key)
-                    .execution_options(synchronize_session=False)
                 )
             ).all()
         return bool(deleted)
 
     async def is_subscribed(self, user_key: str) -> bool:
         _check_user_key(user_key)
-        async with self._unit_of_work("check a subscription") as session:
+        async with self._unit_of_work("check a subscription") as conn:
             found = (
-                await session.execute(
+                await conn.execute(
                     select(SubscriberRow.user_key).where(SubscriberRow.user_key == user_key)
                 )
             ).scalar_one_or_none()
@@ -642,9 +639,9 @@ class Storage:
 
     async def subscriber_chat_ids(self) -> list[int]:
         """Chat ids of all subscribers, oldest subscription first."""
-        async with self._unit_of_work("list subscribers") as session:
+        async with self._unit_of_work("list subscribers") as conn:
             chat_ids = (
-                await session.execute(
+                await conn.execute(
                     select(SubscriberRow.chat_id).order_by(
                         SubscriberRow.created_at, SubscriberRow.user_key
                     )
@@ -661,8 +658,8 @@ class Storage:
         question = text.strip()[:QUESTION_MAX_LENGTH].rstrip()
         if not question:
             return
-        async with self._unit_of_work("log an unanswered question") as session:
-            await session.execute(
+        async with self._unit_of_work("log an unanswered question") as conn:
+            await conn.execute(
                 insert(UnansweredQuestionRow).values(
                     text=question,
                     normalized_text=_normalize_question(question),
@@ -678,11 +675,11 @@ class Storage:
         """
         if limit <= 0:
             return []
-        async with self._unit_of_work("list unanswered questions") as session:
+        async with self._unit_of_work("list unanswered questions") as conn:
             last_asked = func.max(UnansweredQuestionRow.created_at)
             count = func.count(UnansweredQuestionRow.id)
             groups = (
-                await session.execute(
+                await conn.execute(
                     select(UnansweredQuestionRow.normalized_text, count, last_asked)
                     .group_by(UnansweredQuestionRow.normalized_text)
                     .order_by(
@@ -694,7 +691,7 @@ class Storage:
             if not groups:
                 return []
             wording: dict[str, str] = {}
-            rows = await session.execute(
+            rows = await conn.execute(
                 select(UnansweredQuestionRow.normalized_text, UnansweredQuestionRow.text)
                 .where(UnansweredQuestionRow.normalized_text.in_([g[0] for g in groups]))
                 .order_by(UnansweredQuestionRow.created_at.desc(), UnansweredQuestionRow.id.desc())
@@ -714,34 +711,23 @@ class Storage:
         Everything happens in one transaction: either all of it is deleted or nothing is.
         """
         _check_user_key(user_key)
-        async with self._unit_of_work("forget a user") as session:
-            votes = (
-                await session.execute(
-                    delete(VoteRow)
-                    .where(VoteRow.user_key == user_key)
-                    .returning(VoteRow.id)
-                    .execution_options(synchronize_session=False)
+        async with self._unit_of_work("forget a user") as conn:
+            deleted = [
+                len(
+                    (
+                        await conn.execute(
+                            delete(model).where(model.user_key == user_key).returning(returned)
+                        )
+                    ).all()
                 )
-            ).all()
-            subscriptions = (
-                await session.execute(
-                    delete(SubscriberRow)
-                    .where(SubscriberRow.user_key == user_key)
-                    .returning(SubscriberRow.user_key)
-                    .execution_options(synchronize_session=False)
+                for model, returned in (
+                    (VoteRow, VoteRow.id),
+                    (SubscriberRow, SubscriberRow.user_key),
+                    (UnansweredQuestionRow, UnansweredQuestionRow.id),
                 )
-            ).all()
-            questions = (
-                await session.execute(
-                    delete(UnansweredQuestionRow)
-                    .where(UnansweredQuestionRow.user_key == user_key)
-                    .returning(UnansweredQuestionRow.id)
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-        return ForgetResult(
-            votes=len(votes), subscribed=bool(subscriptions), questions=len(questions)
-        )
+            ]
+        votes, subscriptions, questions = deleted
+        return ForgetResult(votes=votes, subscribed=bool(subscriptions), questions=questions)
 
 
 async def upgrade_database(url: str = DEFAULT_DATABASE_URL) -> str:

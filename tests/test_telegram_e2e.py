@@ -29,6 +29,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher
 from bot.storage import Storage
 from handlers.app import DIALOGUE, STORAGE, RedactSecrets, build_application, configure_logging
+from tests.conftest import CONTRACT_IDS
 from tests.fake_telegram import (
     Call,
     FakeChat,
@@ -41,21 +42,7 @@ from tests.fake_telegram import (
 ROOT = Path(__file__).resolve().parent.parent
 HASH_SECRET = "e2e-test-secret-0123456789abcdef"
 
-# The contract (DESIGN.md): topic ids used by deep links, stored votes and tests.
-TOPIC_IDS = (
-    "kommuneokonomi",
-    "bo-trygt-hjemme",
-    "fergetakster",
-    "bredband",
-    "ladestasjoner",
-    "hurtigladere",
-    "naeringspolitikk",
-    "landbruk",
-    "gront-industriloft",
-    "naertjenestesentre",
-    "statlige-arbeidsplasser",
-    "by-og-land",
-)
+TOPIC_IDS = CONTRACT_IDS  # the contract (DESIGN.md): deep links, stored votes, tests
 FERRY_FACT = "16. august 2023 er ferjeprisene halvert siden 1. januar 2021."
 AGREE_QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
 AGREE_THANKS = "Takk for din tilbakemelding!"
