@@ -80,11 +80,10 @@ class Dialogue:
         """Answer a free-text question."""
         text = clean(text[:MAX_QUESTION_CHARS])
         if not words(text):
-            tags = frozenset({"empty"} if not text.strip() else {"noise", "unanswered"})
+            # emoji, punctuation, nothing: no question to answer, and none worth logging
             if text.strip():
-                await self._log_unanswered(person, text)
-                return self.menu_reply(texts.DONT_KNOW, tags=tags)
-            return Reply((Block(BlockKind.TEXT, texts.EMPTY),), self._menu_rows(), tags=tags)
+                return self.menu_reply(texts.DONT_KNOW, tags=frozenset({"noise"}))
+            return self.menu_reply(texts.EMPTY, tags=frozenset({"empty"}))
         m = self.matcher.match(text)
         return await self._answer_match(person, text, m)
 

@@ -121,6 +121,17 @@ async def test_an_unknown_question_is_declined_honestly_and_logged(
     assert [(q.text, q.count) for q in logged] == [("Hva mener dere om abort?", 1)]
 
 
+@pytest.mark.parametrize("noise", ["🙂🙂", "!!!", "…", "👍 ?"])
+async def test_noise_gets_an_honest_reply_but_is_not_logged_as_a_question(
+    dialogue: Dialogue, storage: Storage, person: Person, noise: str
+) -> None:
+    reply = await dialogue.ask(person, noise)
+    assert reply.topic_id is None
+    assert reply.text.startswith(texts.DONT_KNOW)
+    assert_menu(reply)
+    assert await storage.unanswered() == []
+
+
 async def test_an_answered_question_is_not_logged(
     dialogue: Dialogue, storage: Storage, person: Person
 ) -> None:
