@@ -75,7 +75,8 @@ OFFTOPIC = frozenset(
     barnehage barnehagepris kontantstotte barnetrygd skolemat leksehjelp kroppsoving karakterer
     eksamen universitet studiestotte lanekassen
     oljefond oljefondet oljeboring klimakvoter fiskekvoter kvote kvoter oppdrett lakseskatt
-    valg valget valgkamp stemme stemmer meningsmaling statsminister partileder monarki kongen
+    valg valget valgkamp kommunevalg stortingsvalg meningsmaling statsminister partileder
+    monarki kongen
     vaer vaeret regn sno fotball kamp kampen rosenborg oppskrift middag kake vitser vits
     traktor mobil mobilen telefon telefonen passord ruter ruteren sms svindel
     klesvask kjaereste

@@ -22,6 +22,7 @@ SOURCE_TEXT = SHARED / "source" / "distriktspolitikk.txt"
 DEV_QUESTIONS = SHARED / "eval" / "dev-questions.jsonl"
 QUESTIONS_A = ROOT / "tests" / "data" / "questions-a.jsonl"
 QUESTIONS_B = ROOT / "tests" / "data" / "questions-b.jsonl"
+QUESTIONS_C = ROOT / "tests" / "data" / "questions-c.jsonl"
 
 # The topic ids others rely on (DESIGN.md, "Contracts others rely on").
 CONTRACT_IDS = (
