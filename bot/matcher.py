@@ -100,7 +100,8 @@ class Matcher:
         self.topic_ids = [t.id for t in kb.topics]
         self._terms: list[_Term] = []
         self._term_index: dict[str, int] = {}
-        self._phrases: list[tuple[int, tuple[int, ...], float]] = []  # topic, term ids, weight
+        # topic, term ids, weight in the evidence, weight in the ranking
+        self._phrases: list[tuple[int, tuple[int, ...], float, float]] = []
         for ti, topic in enumerate(kb.topics):
             self._index_topic(ti, topic)
         # the decoy for subjects the knowledge does not cover is one more (hidden) topic
@@ -119,7 +120,7 @@ class Matcher:
         for text in self._vocab:
             self._by_length[len(text)].append(text)
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
-        for pi, (_, term_ids, _) in enumerate(self._phrases):
+        for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
                 self._phrases_by_term[tid].append(pi)
         self._lookup = lru_cache(maxsize=100_000)(self._lookup_uncached)
@@ -155,7 +156,8 @@ class Matcher:
                 term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
                 term.broad = term.broad or broad
             if phrases and len(set(ids)) > 1:
-                self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight))
+                rank = weight * self.settings.w_broad_rank if broad else weight
+                self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight, rank))
 
     def _index_topic(self, ti: int, topic: Topic) -> None:
         s = self.settings
@@ -250,11 +252,11 @@ class Matcher:
                 ranks[ti] += rank
         if len(matched_terms) > 1:
             for pi in {pi for tid in matched_terms for pi in self._phrases_by_term.get(tid, ())}:
-                ti, term_ids, weight = self._phrases[pi]
+                ti, term_ids, weight, rank_weight = self._phrases[pi]
                 if all(t in matched_terms for t in term_ids):
-                    sim = min(matched_terms[t] for t in term_ids)
-                    totals[ti] += self.settings.w_phrase * weight * sim
-                    ranks[ti] += self.settings.w_phrase * weight * sim
+                    sim = min(matched_terms[t] for t in term_ids) * self.settings.w_phrase
+                    totals[ti] += weight * sim
+                    ranks[ti] += rank_weight * sim
         return totals, ranks, bool(content), smalltalk
 
     def match(self, text: str) -> Match:

@@ -272,3 +272,21 @@ def test_fuzz_never_raises_and_returns_a_valid_topic_or_none(matcher: Matcher) -
         m = matcher.match(text)
         check_shape(m, ids)
         assert m.topic_id is None or m.topic_id in ids
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("what about broadband in rural areas", "bredband"),
+        ("ladestasjoner i utkanten, når kommer de", "ladestasjoner"),
+        ("kva gjer de for bøndene i bygda", "landbruk"),
+        ("hva mener dere om distriktene", "by-og-land"),
+        ("distriktan", "by-og-land"),
+    ],
+)
+def test_a_specific_topic_beats_the_overview_but_broad_words_alone_reach_it(
+    matcher: Matcher, question: str, topic: str
+) -> None:
+    """Broad keywords ("bygda", "rural areas") count as evidence but little in the ranking,
+    also when they form a phrase."""
+    assert matcher.match(question).topic_id == topic
