@@ -286,11 +286,10 @@ def _check_file(name: str, text: str) -> _FileResult:
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return _FileResult(problems=[Problem(name, line, "", f"not valid YAML: {reason}")])
     lines = _Lines(root)
-    result = _FileResult(problems=[])
     ck = _FileChecker(name, lines)
+    result = _FileResult(problems=ck.problems)  # the checker appends to this very list
     for key, line in lines.duplicate_keys():
         ck.fail([], f"key '{key}' appears twice in the same mapping", line)
-    result.problems = ck.problems
     doc = ck.mapping(data, [], _FILE_KEYS, _FILE_KEYS)
     if doc is None:
         return result

@@ -295,8 +295,3 @@ _ENDINGS = ("arane", "erane", "ane", "ene", "arne", "erne", "ar", "an", "en", "e
 
 def _content_stems(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and w not in SMALLTALK]
-
-
-def idf_table(matcher: Matcher) -> dict[str, float]:
-    """Term -> idf, for diagnostics."""
-    return {t.text: round(t.idf, 3) for t in matcher._terms}

@@ -6,8 +6,6 @@ comes from the knowledge files. These texts only explain what the bot is and can
 
 from __future__ import annotations
 
-BOT_NAME = "distriktsbot"
-
 WELCOME = (
     "Hei! Jeg svarer på spørsmål om Arbeiderpartiets distriktspolitikk: kommuneøkonomi, "
     "eldreomsorg, fergepriser, bredbånd, lading av elbil, næringsliv, landbruk, grønn industri, "
