@@ -12,7 +12,7 @@ and 10,000 topics that includes the 12 real topics):
 - the matcher: `Matcher(kb).match(text)` for every question, timed one by one with
   `time.perf_counter_ns`, in two cache states:
   * cold: both caches of the per-question path are emptied before every question (the
-    matcher's per-word `_lookup` LRU cache and the process-wide `bot.text.stem` LRU cache), so
+    matcher's per-word `_lookup` LRU cache and the process-wide `bot.normalize.stem` LRU cache), so
     every word is looked up as if the process had never seen it; the clearing is not timed;
   * warm: a second pass over the same questions after a first, untimed pass filled the caches
     (voters' words repeat, so a long-running bot is mostly in this state).
@@ -56,17 +56,17 @@ import rapidfuzz  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 from rapidfuzz.utils import default_process  # noqa: E402
 
-from bot import text as bot_text  # noqa: E402
+from bot import normalize as bot_text  # noqa: E402
 from bot.knowledge import Area, Fact, KnowledgeBase, Topic, load_knowledge  # noqa: E402
 from bot.matcher import Matcher, MatchKind  # noqa: E402
-from bot.text import fold  # noqa: E402
+from bot.normalize import fold  # noqa: E402
 
 KNOWLEDGE = ROOT / "knowledge"
-SOURCE = Path("/work/shared/source/distriktspolitikk.txt")
+SOURCE = ROOT / "docs" / "source" / "distriktspolitikk.txt"
 QUESTION_FILES = [
     ROOT / "tests/data/questions-a.jsonl",
     ROOT / "tests/data/questions-b.jsonl",
-    Path("/work/shared/eval/dev-questions.jsonl"),
+    ROOT / "tests" / "data" / "dev-questions.jsonl",
 ]
 
 TARGET_SHIPPED_QPS = 5_000
@@ -651,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full",
             "environment": env,
             "questions_files": files,
-            "cold": "matcher._lookup and bot.text.stem caches cleared before every question",
+            "cold": "matcher._lookup and bot.normalize.stem caches cleared before every question",
             "warm": "second timed pass after an untimed pass over the same questions",
             "results": results,
             "targets": targets(results),

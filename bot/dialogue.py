@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import texts
+from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
+from bot.normalize import MAX_QUESTION_CHARS, clean, words
 from bot.reply import Action, Block, BlockKind, Do, Reply
 from bot.storage import Storage, StorageError, VoteOutcome, pseudonymize
-from bot.text import MAX_QUESTION_CHARS, clean, words
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ class Dialogue:
         if not words(text):
             # emoji, punctuation, nothing: no question to answer, and none worth logging
             if text.strip():
-                return self.menu_reply(texts.DONT_KNOW, tags=frozenset({"noise"}))
-            return self.menu_reply(texts.EMPTY, tags=frozenset({"empty"}))
+                return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"noise"}))
+            return self.menu_reply(messages.EMPTY, tags=frozenset({"empty"}))
         m = self.matcher.match(text)
         return await self._answer_match(person, text, m)
 
@@ -92,7 +92,7 @@ class Dialogue:
         parsed = Action.decode(data)
         if parsed is None:
             log.info("ignored malformed action data %r", (data or "")[:80])
-            return self.menu_reply(texts.UNKNOWN_BUTTON, tags=frozenset({"bad-action"}))
+            return self.menu_reply(messages.UNKNOWN_BUTTON, tags=frozenset({"bad-action"}))
         do, topic_id = parsed
         if do is Do.MENU:
             return self.menu_reply()
@@ -100,7 +100,7 @@ class Dialogue:
             return await self.subscribe(person)
         topic = self.kb.topic(topic_id or "")
         if topic is None:
-            return self.menu_reply(texts.UNKNOWN_TOPIC, tags=frozenset({"unknown-topic"}))
+            return self.menu_reply(messages.UNKNOWN_TOPIC, tags=frozenset({"unknown-topic"}))
         if do is Do.TOPIC:
             return self.topic_reply(topic)
         if do is Do.SHARE:
@@ -116,9 +116,9 @@ class Dialogue:
                 topic = self.kb.topic(arg.lower())
                 if topic is not None:
                     return self.topic_reply(topic)
-            return self.menu_reply(texts.WELCOME)
+            return self.menu_reply(messages.WELCOME)
         if name == "hjelp":
-            return self.menu_reply(texts.HELP)
+            return self.menu_reply(messages.HELP)
         if name == "emner":
             return self.menu_reply()
         if name == "del":
@@ -127,13 +127,15 @@ class Dialogue:
                 m = self.matcher.match(arg)
                 topic = self.kb.topic(m.topic_id) if m.topic_id else None
             if topic is None:
-                return self.menu_reply(texts.SHARE_USAGE)
+                return self.menu_reply(messages.SHARE_USAGE)
             return self.share_reply(topic)
         if name == "stopp":
             return await self.unsubscribe(person)
         if name == "slettmeg":
             return await self.forget(person)
-        return Reply((Block(BlockKind.TEXT, texts.UNKNOWN_COMMAND),), tags=frozenset({"unknown"}))
+        return Reply(
+            (Block(BlockKind.TEXT, messages.UNKNOWN_COMMAND),), tags=frozenset({"unknown"})
+        )
 
     # --- replies -----------------------------------------------------------------------------
 
@@ -148,37 +150,39 @@ class Dialogue:
         ]
         rows = (
             (
-                Action(Do.AGREE, texts.BUTTON_AGREE, topic.id),
-                Action(Do.DISAGREE, texts.BUTTON_DISAGREE, topic.id),
+                Action(Do.AGREE, messages.BUTTON_AGREE, topic.id),
+                Action(Do.DISAGREE, messages.BUTTON_DISAGREE, topic.id),
             ),
             (
-                Action(Do.SHARE, texts.BUTTON_SHARE, topic.id),
-                Action(Do.MENU, texts.BUTTON_MENU),
+                Action(Do.SHARE, messages.BUTTON_SHARE, topic.id),
+                Action(Do.MENU, messages.BUTTON_MENU),
             ),
         )
         return Reply(tuple(blocks), rows, topic_id=topic.id, tags=frozenset({"answer"}))
 
-    def menu_reply(self, intro: str = texts.MENU, *, tags: frozenset[str] = frozenset()) -> Reply:
+    def menu_reply(
+        self, intro: str = messages.MENU, *, tags: frozenset[str] = frozenset()
+    ) -> Reply:
         return Reply((Block(BlockKind.TEXT, intro),), self._menu_rows(), tags=tags)
 
     def not_text_reply(self) -> Reply:
         """For a sticker, photo, voice message, location …: say what the bot understands."""
-        return self.menu_reply(texts.NOT_TEXT, tags=frozenset({"not-text"}))
+        return self.menu_reply(messages.NOT_TEXT, tags=frozenset({"not-text"}))
 
     def card(self, topic: Topic) -> Reply:
         """A self-contained answer for another chat: the pledge and a link back to the bot."""
         blocks = [Block(BlockKind.TITLE, topic.title), Block(BlockKind.TEXT, topic.pledge)]
         link = self.deep_link(topic.id)
-        rows = ((Action(Do.LINK, texts.ASK_YOURSELF, url=link),),) if link else ()
+        rows = ((Action(Do.LINK, messages.ASK_YOURSELF, url=link),),) if link else ()
         return Reply(tuple(blocks), rows, topic_id=topic.id, tags=frozenset({"card"}))
 
     def share_reply(self, topic: Topic) -> Reply:
         """A ready-to-forward text with the deep link written out."""
         card = self.card(topic)
-        blocks = [Block(BlockKind.NOTE, texts.SHARE_INTRO), *card.blocks]
+        blocks = [Block(BlockKind.NOTE, messages.SHARE_INTRO), *card.blocks]
         link = self.deep_link(topic.id)
         if link:
-            blocks.append(Block(BlockKind.TEXT, texts.SHARE_LINK.format(link=link)))
+            blocks.append(Block(BlockKind.TEXT, messages.SHARE_LINK.format(link=link)))
         return Reply(tuple(blocks), card.rows, topic_id=topic.id, tags=frozenset({"share"}))
 
     def search(self, query: str, limit: int = 12) -> list[Topic]:
@@ -200,15 +204,15 @@ class Dialogue:
             outcome = await self._storage().record_vote(self.key(person), topic.id, agree)
         except StorageError as exc:
             log.warning("vote not stored: %s", exc)
-            return Reply((Block(BlockKind.TEXT, texts.STORAGE_DOWN),), tags=frozenset({"error"}))
+            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
         replies = area.replies
         if agree:
             blocks = [Block(BlockKind.TEXT, replies.agree)]
-            note = (texts.VOTE_REPEATED_AGREE, texts.VOTE_CHANGED_AGREE)
+            note = (messages.VOTE_REPEATED_AGREE, messages.VOTE_CHANGED_AGREE)
             more, topics = replies.agree_more, self._related(topic)
         else:
             blocks = [Block(BlockKind.TEXT, replies.disagree)]
-            note = (texts.VOTE_REPEATED_DISAGREE, texts.VOTE_CHANGED_DISAGREE)
+            note = (messages.VOTE_REPEATED_DISAGREE, messages.VOTE_CHANGED_DISAGREE)
             more, topics = replies.disagree_more, self._others(topic)
         if outcome is VoteOutcome.UNCHANGED:
             blocks.append(Block(BlockKind.NOTE, note[0]))
@@ -217,7 +221,7 @@ class Dialogue:
         blocks.append(Block(BlockKind.QUESTION, more))
         rows: list[tuple[Action, ...]] = [(Action(Do.TOPIC, t.title, t.id),) for t in topics]
         if agree and person.private:  # the newsletter is a personal opt-in, never a group's
-            rows.append((Action(Do.SUBSCRIBE, texts.BUTTON_SUBSCRIBE),))
+            rows.append((Action(Do.SUBSCRIBE, messages.BUTTON_SUBSCRIBE),))
         if self.engage_url:
             rows.append((Action(Do.LINK, replies.engage, url=self.engage_url),))
         rows.append((Action(Do.MENU, replies.other_topics),))
@@ -228,15 +232,15 @@ class Dialogue:
         replies = self.kb.areas[0].replies
         if not person.private:
             return Reply(
-                (Block(BlockKind.TEXT, texts.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
+                (Block(BlockKind.TEXT, messages.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
             )
         try:
             new = await self._storage().subscribe(self.newsletter_key(person), person.chat_id)
         except StorageError as exc:
             log.warning("subscription not stored: %s", exc)
-            return Reply((Block(BlockKind.TEXT, texts.STORAGE_DOWN),), tags=frozenset({"error"}))
+            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
         if not new:
-            return Reply((Block(BlockKind.TEXT, texts.ALREADY_SUBSCRIBED),), self._menu_rows())
+            return Reply((Block(BlockKind.TEXT, messages.ALREADY_SUBSCRIBED),), self._menu_rows())
         return Reply(
             (
                 Block(BlockKind.TEXT, replies.subscribed),
@@ -251,8 +255,8 @@ class Dialogue:
             was = await self._storage().unsubscribe(self.newsletter_key(person))
         except StorageError as exc:
             log.warning("unsubscribe failed: %s", exc)
-            return Reply((Block(BlockKind.TEXT, texts.STORAGE_DOWN),), tags=frozenset({"error"}))
-        text = texts.UNSUBSCRIBED if was else texts.NOT_SUBSCRIBED
+            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
+        text = messages.UNSUBSCRIBED if was else messages.NOT_SUBSCRIBED
         return Reply((Block(BlockKind.TEXT, text),), tags=frozenset({"unsubscribed"}))
 
     async def forget(self, person: Person) -> Reply:
@@ -262,16 +266,16 @@ class Dialogue:
             unsubscribed = await storage.unsubscribe(self.newsletter_key(person))
         except StorageError as exc:
             log.warning("forget failed: %s", exc)
-            return Reply((Block(BlockKind.TEXT, texts.STORAGE_DOWN),), tags=frozenset({"error"}))
+            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
         subscribed = result.subscribed or unsubscribed
         if not (result.votes or subscribed or result.questions):
-            text = texts.NOTHING_TO_FORGET
+            text = messages.NOTHING_TO_FORGET
         else:
-            text = texts.FORGOTTEN.format(
+            text = messages.FORGOTTEN.format(
                 votes=result.votes,
-                subscription=texts.FORGOTTEN_SUBSCRIBED
+                subscription=messages.FORGOTTEN_SUBSCRIBED
                 if subscribed
-                else texts.FORGOTTEN_NOT_SUBSCRIBED,
+                else messages.FORGOTTEN_NOT_SUBSCRIBED,
                 questions=result.questions,
             )
         return Reply((Block(BlockKind.TEXT, text),), tags=frozenset({"forgotten"}))
@@ -283,19 +287,19 @@ class Dialogue:
             thanks = any(
                 w.startswith(("takk", "tak", "thank", "thx", "tusen")) for w in words(text)
             )
-            intro = texts.THANKS if thanks else texts.GREETING
+            intro = messages.THANKS if thanks else messages.GREETING
             return self.menu_reply(intro, tags=frozenset({"smalltalk"}))
         if m.kind is MatchKind.NONE or m.topic_id is None:
             await self._log_unanswered(person, text)
-            return self.menu_reply(texts.DONT_KNOW, tags=frozenset({"unanswered"}))
+            return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"unanswered"}))
         topic = self.kb.topic(m.topic_id)
         assert topic is not None
         if m.ambiguous:
             candidates = [t for t in (self.kb.topic(c) for c in m.candidates[:3]) if t]
             rows = tuple((Action(Do.TOPIC, t.title, t.id),) for t in candidates)
-            rows += ((Action(Do.MENU, texts.BUTTON_MENU),),)
+            rows += ((Action(Do.MENU, messages.BUTTON_MENU),),)
             return Reply(
-                (Block(BlockKind.TEXT, texts.DID_YOU_MEAN),), rows, tags=frozenset({"ambiguous"})
+                (Block(BlockKind.TEXT, messages.DID_YOU_MEAN),), rows, tags=frozenset({"ambiguous"})
             )
         return self.topic_reply(topic)
 

@@ -1,6 +1,6 @@
 """Word lists the matcher needs that are not policy: function words and small talk.
 
-All entries are in folded form (see `bot.text.fold`): lower case, æ -> ae, ø -> o, å -> a.
+All entries are in folded form (see `bot.normalize.fold`): lower case, æ -> ae, ø -> o, å -> a.
 """
 
 from __future__ import annotations

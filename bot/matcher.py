@@ -30,7 +30,7 @@ from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
 from bot.lexicon import OFFTOPIC, SMALLTALK, STOPWORDS
-from bot.text import stem, words
+from bot.normalize import stem, words
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""

@@ -35,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import texts
+from bot import messages
 from bot.config import Config
 from bot.dialogue import COMMANDS, Dialogue, Person
 from bot.knowledge import KnowledgeBase
@@ -199,7 +199,7 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     button = None
     if not results:
-        button = InlineQueryResultsButton(text=texts.ASK_YOURSELF, start_parameter="inline")
+        button = InlineQueryResultsButton(text=messages.ASK_YOURSELF, start_parameter="inline")
     await query.answer(results, cache_time=60, is_personal=False, button=button)
 
 
@@ -216,7 +216,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message if isinstance(update, Update) else None
     if message is not None and chat is not None and chat.type == ChatType.PRIVATE:
         with contextlib.suppress(TelegramError):
-            await message.reply_text(texts.SOMETHING_WENT_WRONG)
+            await message.reply_text(messages.SOMETHING_WENT_WRONG)
 
 
 # --- wiring -----------------------------------------------------------------------------------

@@ -17,9 +17,12 @@ from bot.storage import Storage
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "knowledge"
 SHIPPED_YAML = KNOWLEDGE_DIR / "distriktspolitikk.yaml"
-SHARED = Path("/work/shared")
-SOURCE_TEXT = SHARED / "source" / "distriktspolitikk.txt"
-DEV_QUESTIONS = SHARED / "eval" / "dev-questions.jsonl"
+# The party's own text, which the knowledge is curated from and the faithfulness tests check
+# against; and the labelled question sets. All in the repository (../shared is only where new
+# material arrives).
+SOURCE_TEXT = ROOT / "docs" / "source" / "distriktspolitikk.txt"
+DEV_QUESTIONS = ROOT / "tests" / "data" / "dev-questions.jsonl"
+DEV_QUESTIONS_HARD = ROOT / "tests" / "data" / "dev-questions-hard.jsonl"
 QUESTIONS_A = ROOT / "tests" / "data" / "questions-a.jsonl"
 QUESTIONS_B = ROOT / "tests" / "data" / "questions-b.jsonl"
 QUESTIONS_C = ROOT / "tests" / "data" / "questions-c.jsonl"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import texts
+from bot import messages
 from bot.cli import main
 from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, ROOT, VALID_AREA, area_yaml
 
@@ -98,7 +98,7 @@ def test_ask_something_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> N
     out = json.loads(capsys.readouterr().out)
     assert out["topic"] is None
     assert out["kind"] == "none"
-    assert out["text"].startswith(texts.DONT_KNOW)
+    assert out["text"].startswith(messages.DONT_KNOW)
 
 
 def test_ask_through_a_real_process() -> None:
@@ -381,6 +381,6 @@ def test_chat_survives_undecodable_input() -> None:
     proc = run_bot("chat", stdin=b"abort\xff\xfe\nferje\n/slutt\n")
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
-    assert texts.DONT_KNOW.split(".")[0] in proc.stdout
+    assert messages.DONT_KNOW.split(".")[0] in proc.stdout
     assert "Halvere fergetakstene." in proc.stdout
     assert "Ha det bra!" in proc.stdout

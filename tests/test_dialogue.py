@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot import texts
+from bot import messages
 from bot.dialogue import Dialogue, Person
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.reply import MAX_ACTION_BYTES, Action, BlockKind, Do, Reply
@@ -113,7 +113,7 @@ async def test_an_unknown_question_is_declined_honestly_and_logged(
 ) -> None:
     reply = await dialogue.ask(person, "Hva mener dere om abort?")
     assert reply.topic_id is None
-    assert reply.text.startswith(texts.DONT_KNOW)
+    assert reply.text.startswith(messages.DONT_KNOW)
     assert "vet jeg" in reply.text and "ikke" in reply.text
     assert_menu(reply)
     assert not [a for a in reply.actions if a.do in (Do.AGREE, Do.DISAGREE)]
@@ -127,7 +127,7 @@ async def test_noise_gets_an_honest_reply_but_is_not_logged_as_a_question(
 ) -> None:
     reply = await dialogue.ask(person, noise)
     assert reply.topic_id is None
-    assert reply.text.startswith(texts.DONT_KNOW)
+    assert reply.text.startswith(messages.DONT_KNOW)
     assert_menu(reply)
     assert await storage.unanswered() == []
 
@@ -153,7 +153,9 @@ async def test_an_ambiguous_question_asks_mente_du(dialogue: Dialogue, person: P
     assert opened.topic_id == "bredband"
 
 
-@pytest.mark.parametrize(("text", "intro"), [("hei", texts.GREETING), ("takk!", texts.THANKS)])
+@pytest.mark.parametrize(
+    ("text", "intro"), [("hei", messages.GREETING), ("takk!", messages.THANKS)]
+)
 async def test_small_talk_gets_a_friendly_menu(
     dialogue: Dialogue, storage: Storage, person: Person, text: str, intro: str
 ) -> None:
@@ -165,7 +167,7 @@ async def test_small_talk_gets_a_friendly_menu(
 
 async def test_an_empty_message_asks_for_a_question(dialogue: Dialogue, person: Person) -> None:
     reply = await dialogue.ask(person, "   ")
-    assert reply.blocks[0].text == texts.EMPTY
+    assert reply.blocks[0].text == messages.EMPTY
     assert_menu(reply)
 
 
@@ -174,7 +176,7 @@ async def test_a_question_without_a_person_is_answered(dialogue: Dialogue) -> No
     reply = await dialogue.ask(None, "Blir ferja billigere?")
     assert reply.topic_id == "fergetakster"
     reply = await dialogue.ask(None, "Hva mener dere om abort?")
-    assert reply.text.startswith(texts.DONT_KNOW)
+    assert reply.text.startswith(messages.DONT_KNOW)
 
 
 async def test_text_the_database_cannot_store_still_gets_an_answer(
@@ -182,7 +184,7 @@ async def test_text_the_database_cannot_store_still_gets_an_answer(
 ) -> None:
     """A lone surrogate (what undecodable bytes become on a console) must not crash ask()."""
     reply = await dialogue.ask(person, "abort \udcff\udcfe")
-    assert reply.text.startswith(texts.DONT_KNOW)
+    assert reply.text.startswith(messages.DONT_KNOW)
     assert_menu(reply)
 
 
@@ -227,8 +229,8 @@ async def test_voting_twice_counts_once(
     first = await dialogue.press(person, "ja:fergetakster")
     second = await dialogue.press(person, "ja:fergetakster")
     assert await storage.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
-    assert texts.VOTE_REPEATED_AGREE not in first.text
-    assert texts.VOTE_REPEATED_AGREE in second.text
+    assert messages.VOTE_REPEATED_AGREE not in first.text
+    assert messages.VOTE_REPEATED_AGREE in second.text
     assert block_texts(second)[0] == AGREE
 
 
@@ -238,9 +240,9 @@ async def test_switching_changes_the_vote(
     await dialogue.press(person, "ja:fergetakster")
     switched = await dialogue.press(person, "nei:fergetakster")
     assert await storage.opinions() == [TopicOpinion("fergetakster", agree=0, disagree=1)]
-    assert texts.VOTE_CHANGED_DISAGREE in switched.text
+    assert messages.VOTE_CHANGED_DISAGREE in switched.text
     back = await dialogue.press(person, "ja:fergetakster")
-    assert texts.VOTE_CHANGED_AGREE in back.text
+    assert messages.VOTE_CHANGED_AGREE in back.text
     assert await storage.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
 
 
@@ -268,7 +270,7 @@ async def test_subscribe_thanks_and_twice_says_already(
     assert block_texts(reply)[:2] == [SUBSCRIBED, SUBSCRIBED_MORE]
     assert await storage.subscriber_chat_ids() == [person.chat_id]
     again = await dialogue.press(person, "nb")
-    assert again.text.startswith(texts.ALREADY_SUBSCRIBED)
+    assert again.text.startswith(messages.ALREADY_SUBSCRIBED)
     assert SUBSCRIBED not in again.text
     assert await storage.subscriber_chat_ids() == [person.chat_id]
 
@@ -276,10 +278,10 @@ async def test_subscribe_thanks_and_twice_says_already(
 async def test_stopp_unsubscribes(dialogue: Dialogue, storage: Storage, person: Person) -> None:
     await dialogue.press(person, "nb")
     reply = await dialogue.command(person, "stopp")
-    assert reply.text == texts.UNSUBSCRIBED
+    assert reply.text == messages.UNSUBSCRIBED
     assert await storage.subscriber_chat_ids() == []
     again = await dialogue.command(person, "stopp")
-    assert again.text == texts.NOT_SUBSCRIBED
+    assert again.text == messages.NOT_SUBSCRIBED
 
 
 async def test_slettmeg_deletes_votes_subscription_and_questions(
@@ -294,8 +296,8 @@ async def test_slettmeg_deletes_votes_subscription_and_questions(
     await dialogue.ask(other, "Hva med ulven?")
 
     reply = await dialogue.command(person, "slettmeg")
-    assert reply.text == texts.FORGOTTEN.format(
-        votes=2, subscription=texts.FORGOTTEN_SUBSCRIBED, questions=1
+    assert reply.text == messages.FORGOTTEN.format(
+        votes=2, subscription=messages.FORGOTTEN_SUBSCRIBED, questions=1
     )
     assert await storage.opinions() == [TopicOpinion("landbruk", agree=1, disagree=0)]
     assert await storage.subscriber_chat_ids() == []
@@ -308,7 +310,7 @@ async def test_slettmeg_deletes_votes_subscription_and_questions(
         assert "Hva mener dere om abort?" not in values, table
 
     again = await dialogue.command(person, "slettmeg")
-    assert again.text == texts.NOTHING_TO_FORGET
+    assert again.text == messages.NOTHING_TO_FORGET
 
 
 # --- privacy ----------------------------------------------------------------------------------
@@ -367,7 +369,7 @@ async def test_start_with_a_bogus_payload_welcomes(
     dialogue: Dialogue, person: Person, payload: str
 ) -> None:
     reply = await dialogue.command(person, "start", payload)
-    assert reply.blocks[0].text == texts.WELCOME
+    assert reply.blocks[0].text == messages.WELCOME
     assert reply.topic_id is None
     assert_menu(reply)
 
@@ -375,9 +377,9 @@ async def test_start_with_a_bogus_payload_welcomes(
 async def test_emner_and_hjelp(dialogue: Dialogue, person: Person) -> None:
     assert_menu(await dialogue.command(person, "emner"))
     help_reply = await dialogue.command(person, "hjelp")
-    assert help_reply.blocks[0].text == texts.HELP
+    assert help_reply.blocks[0].text == messages.HELP
     unknown = await dialogue.command(person, "finnesikke")
-    assert unknown.text == texts.UNKNOWN_COMMAND
+    assert unknown.text == messages.UNKNOWN_COMMAND
 
 
 async def test_del_gives_a_forwardable_text_with_a_deep_link(
@@ -407,7 +409,7 @@ async def test_forged_action_data_gets_a_polite_menu(
     dialogue: Dialogue, storage: Storage, person: Person, data: str | None
 ) -> None:
     reply = await dialogue.press(person, data)
-    assert reply.blocks[0].text in (texts.UNKNOWN_BUTTON, texts.UNKNOWN_TOPIC)
+    assert reply.blocks[0].text in (messages.UNKNOWN_BUTTON, messages.UNKNOWN_TOPIC)
     assert_menu(reply)
     assert await storage.opinions() == []
     assert await storage.subscriber_chat_ids() == []
@@ -415,7 +417,7 @@ async def test_forged_action_data_gets_a_polite_menu(
 
 async def test_a_button_for_an_unknown_topic_says_so(dialogue: Dialogue, person: Person) -> None:
     reply = await dialogue.press(person, "ja:nonexistent")
-    assert reply.blocks[0].text == texts.UNKNOWN_TOPIC
+    assert reply.blocks[0].text == messages.UNKNOWN_TOPIC
 
 
 # --- storage down ---------------------------------------------------------------------------
@@ -426,15 +428,15 @@ async def test_a_closed_storage_gives_storage_down_and_questions_still_work(
 ) -> None:
     await storage.close()
     vote = await dialogue.press(person, "ja:fergetakster")
-    assert vote.text == texts.STORAGE_DOWN
+    assert vote.text == messages.STORAGE_DOWN
     sub = await dialogue.press(person, "nb")
-    assert sub.text == texts.STORAGE_DOWN
-    assert (await dialogue.command(person, "stopp")).text == texts.STORAGE_DOWN
-    assert (await dialogue.command(person, "slettmeg")).text == texts.STORAGE_DOWN
+    assert sub.text == messages.STORAGE_DOWN
+    assert (await dialogue.command(person, "stopp")).text == messages.STORAGE_DOWN
+    assert (await dialogue.command(person, "slettmeg")).text == messages.STORAGE_DOWN
     answer = await dialogue.ask(person, "Blir ferja billigere?")
     assert answer.topic_id == "fergetakster"
     unknown = await dialogue.ask(person, "Hva mener dere om abort?")
-    assert unknown.text.startswith(texts.DONT_KNOW)
+    assert unknown.text.startswith(messages.DONT_KNOW)
 
 
 async def test_an_unusable_database_gives_storage_down(
@@ -447,11 +449,11 @@ async def test_an_unusable_database_gives_storage_down(
     dialogue = Dialogue(kb, Storage(engine), secret=SECRET)
     try:
         vote = await dialogue.press(person, "nei:landbruk")
-        assert vote.text == texts.STORAGE_DOWN
+        assert vote.text == messages.STORAGE_DOWN
         sub = await dialogue.press(person, "nb")
-        assert sub.text == texts.STORAGE_DOWN
+        assert sub.text == messages.STORAGE_DOWN
         unknown = await dialogue.ask(person, "Hva mener dere om abort?")
-        assert unknown.text.startswith(texts.DONT_KNOW)
+        assert unknown.text.startswith(messages.DONT_KNOW)
         assert (await dialogue.ask(person, "bredbånd")).topic_id == "bredband"
     finally:
         await engine.dispose()
@@ -459,9 +461,9 @@ async def test_an_unusable_database_gives_storage_down(
 
 async def test_no_storage_at_all(kb: KnowledgeBase, person: Person) -> None:
     dialogue = Dialogue(kb, None, secret=SECRET)
-    assert (await dialogue.press(person, "ja:landbruk")).text == texts.STORAGE_DOWN
+    assert (await dialogue.press(person, "ja:landbruk")).text == messages.STORAGE_DOWN
     assert (await dialogue.ask(person, "landbruk")).topic_id == "landbruk"
-    assert (await dialogue.ask(person, "abort")).text.startswith(texts.DONT_KNOW)
+    assert (await dialogue.ask(person, "abort")).text.startswith(messages.DONT_KNOW)
 
 
 def test_an_empty_secret_is_refused(kb: KnowledgeBase) -> None:
@@ -493,11 +495,11 @@ async def test_reload_removes_a_topic(
     dialogue.reload(_kb_without(tmp_path, "fergetakster"))
 
     reply = await dialogue.press(person, agree)
-    assert reply.blocks[0].text == texts.UNKNOWN_TOPIC
+    assert reply.blocks[0].text == messages.UNKNOWN_TOPIC
     menu = topic_actions(reply)
     assert "fergetakster" not in menu and len(menu) == 11
     assert await storage.opinions() == []
-    assert (await dialogue.press(person, "t:fergetakster")).blocks[0].text == texts.UNKNOWN_TOPIC
+    assert (await dialogue.press(person, "t:fergetakster")).blocks[0].text == messages.UNKNOWN_TOPIC
     start = await dialogue.command(person, "start", "fergetakster")
     assert start.topic_id is None
     # the matcher follows the new knowledge too

@@ -1,9 +1,9 @@
 """Everything political the bot says is the source's own text.
 
-The source (shared/source/distriktspolitikk.txt) has two typos the knowledge corrects, and only
+The source (docs/source/distriktspolitikk.txt) has two typos the knowledge corrects, and only
 those two: "brebånd" -> "bredbånd" and "kompentasemiljø" -> "kompetansemiljø". Every sentence of
 every pledge, explanation and fact must appear verbatim in the corrected source (whitespace
-normalised), every figure must come from the source, and bot/texts.py must hold no figure at all.
+normalised), every figure must come from the source, and bot/messages.py must hold no figure at all.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import cache
 
 import pytest
 
-from bot import texts
+from bot import messages
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, Topic
 from bot.reply import BlockKind
@@ -177,10 +177,10 @@ def test_what_a_topic_answer_says_is_all_from_the_source(
 def test_bot_texts_hold_no_figures_or_dates() -> None:
     constants = {
         name: value
-        for name, value in vars(texts).items()
+        for name, value in vars(messages).items()
         if not name.startswith("_") and isinstance(value, str)
     }
-    assert len(constants) > 20, "bot.texts should hold the bot's own texts"
+    assert len(constants) > 20, "bot.messages should hold the bot's own texts"
     with_figures = {name: v for name, v in constants.items() if re.search(r"\d", v)}
     assert not with_figures
     months = re.compile(r"\b(" + "|".join(MONTHS) + r")\b", re.IGNORECASE)

@@ -22,7 +22,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-from bot import texts
+from bot import messages
 from bot.config import Config, load_config
 from bot.dialogue import Person
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -257,15 +257,15 @@ async def test_start_sets_commands_and_welcomes_with_menu(bot: tuple[FakeTelegra
     kari = voter(fake)
     welcome = await kari.say("/start")
     assert text_of(welcome).startswith("Hei!")
-    assert texts.WELCOME.splitlines()[0] in text_of(welcome)
+    assert messages.WELCOME.splitlines()[0] in text_of(welcome)
     assert_menu(welcome)
 
     help_ = await kari.say("/hjelp")
     assert "/slettmeg" in text_of(help_) and "/emner" in text_of(help_)
-    assert texts.HELP.split("\n")[0] in text_of(help_)
+    assert messages.HELP.split("\n")[0] in text_of(help_)
 
     menu = await kari.say("/emner")
-    assert texts.MENU in text_of(menu)
+    assert messages.MENU in text_of(menu)
     assert_menu(menu)
 
 
@@ -288,7 +288,7 @@ async def test_deep_link_start_parameter(bot: tuple[FakeTelegram, Any], kb: Know
     assert FERRY_FACT in text_of(answer)
 
     welcome = await kari.say("/start bogus")
-    assert texts.WELCOME.splitlines()[0] in text_of(welcome)
+    assert messages.WELCOME.splitlines()[0] in text_of(welcome)
     assert_menu(welcome)
 
 
@@ -326,11 +326,11 @@ async def test_votes_are_counted_once_and_can_change(
     assert AGREE_MORE in text
     related = kb.topic("fergetakster").related  # type: ignore[union-attr]
     assert related and topic_buttons(thanks) == list(related)
-    assert thanks.button(texts.BUTTON_SUBSCRIBE) == "nb"
+    assert thanks.button(messages.BUTTON_SUBSCRIBE) == "nb"
 
     again = await kari.press(answer, "Enig")
     assert text_of(again).startswith(AGREE_THANKS)
-    assert texts.VOTE_REPEATED_AGREE in text_of(again)
+    assert messages.VOTE_REPEATED_AGREE in text_of(again)
     async with open_storage(db_path) as storage:
         [opinion] = await storage.opinions()
         assert (opinion.topic_id, opinion.agree, opinion.disagree) == ("fergetakster", 1, 0)
@@ -339,7 +339,7 @@ async def test_votes_are_counted_once_and_can_change(
     text = text_of(changed)
     assert text.startswith(DISAGREE_THANKS)
     assert DISAGREE_MORE in text
-    assert texts.VOTE_CHANGED_DISAGREE in text
+    assert messages.VOTE_CHANGED_DISAGREE in text
     suggested = topic_buttons(changed)
     assert suggested and "fergetakster" not in suggested
     assert all(t in TOPIC_IDS for t in suggested)
@@ -386,7 +386,7 @@ async def test_unanswerable_question_is_admitted_and_logged(
     fake, _ = bot
     reply = await voter(fake).say("Hva mener dere om abort?")
     assert "vet jeg" in text_of(reply)
-    assert text_of(reply) == texts.DONT_KNOW
+    assert text_of(reply) == messages.DONT_KNOW
     assert "Enig" not in [label for label, _ in reply.buttons()]
     assert_menu(reply)
     async with open_storage(db_path) as storage:
@@ -407,23 +407,23 @@ async def test_newsletter_subscribe_stop_and_forget(
     answer = await kari.say(FERRY_QUESTION)
     thanks = await kari.press(answer, "Enig")
 
-    subscribed = await kari.press(thanks, texts.BUTTON_SUBSCRIBE)
+    subscribed = await kari.press(thanks, messages.BUTTON_SUBSCRIBE)
     assert SUBSCRIBED in text_of(subscribed)
     assert SUBSCRIBED_MORE in text_of(subscribed)
     async with open_storage(db_path) as storage:
         assert await storage.subscriber_chat_ids() == [kari.user.id]
 
-    again = await kari.press(thanks, texts.BUTTON_SUBSCRIBE)
-    assert texts.ALREADY_SUBSCRIBED in text_of(again)
+    again = await kari.press(thanks, messages.BUTTON_SUBSCRIBE)
+    assert messages.ALREADY_SUBSCRIBED in text_of(again)
 
     stopped = await kari.say("/stopp")
-    assert texts.UNSUBSCRIBED in text_of(stopped)
+    assert messages.UNSUBSCRIBED in text_of(stopped)
     async with open_storage(db_path) as storage:
         assert await storage.subscriber_chat_ids() == []
-    assert texts.NOT_SUBSCRIBED in text_of(await kari.say("/stopp"))
+    assert messages.NOT_SUBSCRIBED in text_of(await kari.say("/stopp"))
 
     # subscribe again, vote on a second topic, ask something unanswerable; then forget it all
-    await kari.press(thanks, texts.BUTTON_SUBSCRIBE)
+    await kari.press(thanks, messages.BUTTON_SUBSCRIBE)
     broadband = await kari.say("/start bredband")
     await kari.press(broadband, "Uenig")
     await kari.say("Hva mener dere om abort?")
@@ -432,7 +432,9 @@ async def test_newsletter_subscribe_stop_and_forget(
 
     forgotten = await kari.say("/slettmeg")
     text = text_of(forgotten)
-    expected = texts.FORGOTTEN.format(votes=2, subscription=texts.FORGOTTEN_SUBSCRIBED, questions=1)
+    expected = messages.FORGOTTEN.format(
+        votes=2, subscription=messages.FORGOTTEN_SUBSCRIBED, questions=1
+    )
     assert text == expected
 
     async with open_storage(db_path) as storage:
@@ -445,7 +447,7 @@ async def test_newsletter_subscribe_stop_and_forget(
         opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.opinions()}
         assert opinions == {"fergetakster": (1, 0)}
 
-    assert texts.NOTHING_TO_FORGET in text_of(await kari.say("/slettmeg"))
+    assert messages.NOTHING_TO_FORGET in text_of(await kari.say("/slettmeg"))
 
 
 def _all_rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -494,7 +496,7 @@ async def test_raw_user_id_is_never_stored(bot: tuple[FakeTelegram, Any], db_pat
     # equals the user id in a private chat) -- under a second key that cannot be linked to the
     # votes, and only until /stopp or /slettmeg.
     thanks = await kari.press(await kari.say(FERRY_QUESTION), "Enig")
-    await kari.press(thanks, texts.BUTTON_SUBSCRIBE)
+    await kari.press(thanks, messages.BUTTON_SUBSCRIBE)
     rows = _all_rows(db_path)
     holding = _cells_containing(rows, str(user_id))
     assert holding and all(h.startswith("subscribers:") for h in holding), holding
@@ -547,7 +549,7 @@ async def test_inline_query_offers_answer_cards(
 
     nothing = await _inline(fake, kari, "xqzvw blorft")
     assert nothing["results"] == []
-    assert nothing["button"]["text"] == texts.ASK_YOURSELF
+    assert nothing["button"]["text"] == messages.ASK_YOURSELF
     assert nothing["button"]["start_parameter"]
 
 
@@ -557,7 +559,7 @@ async def test_share_button_and_del_command_give_a_forwardable_deep_link(
     fake, _ = bot
     kari = voter(fake)
     answer = await kari.say(FERRY_QUESTION)
-    shared = await kari.press(answer, texts.BUTTON_SHARE)
+    shared = await kari.press(answer, messages.BUTTON_SHARE)
     link = f"https://t.me/{fake.bot_username}?start=fergetakster"
     assert link in text_of(shared)
     assert kb.topic("fergetakster").pledge in text_of(shared)  # type: ignore[union-attr]
@@ -712,15 +714,15 @@ async def test_very_long_message_gets_an_answer(
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ("ja:../../x", texts.UNKNOWN_BUTTON),
-        ("zzz", texts.UNKNOWN_BUTTON),
+        ("ja:../../x", messages.UNKNOWN_BUTTON),
+        ("zzz", messages.UNKNOWN_BUTTON),
         (
             bytes(random.Random(64).randrange(256) for _ in range(64)).decode("latin-1"),
-            texts.UNKNOWN_BUTTON,
+            messages.UNKNOWN_BUTTON,
         ),
-        ("ja:removed-topic", texts.UNKNOWN_TOPIC),
-        ("nb:extra", texts.UNKNOWN_BUTTON),
-        ("t:", texts.UNKNOWN_BUTTON),
+        ("ja:removed-topic", messages.UNKNOWN_TOPIC),
+        ("nb:extra", messages.UNKNOWN_BUTTON),
+        ("t:", messages.UNKNOWN_BUTTON),
     ],
     ids=["path", "garbage", "random-bytes", "removed-topic", "extra-arg", "empty-topic"],
 )
@@ -767,7 +769,7 @@ async def test_blocked_user_does_not_stop_the_bot(
 async def test_unknown_command_in_private(bot: tuple[FakeTelegram, Any]) -> None:
     fake, _ = bot
     reply = await voter(fake).say("/finnesikke")
-    assert text_of(reply) == texts.UNKNOWN_COMMAND
+    assert text_of(reply) == messages.UNKNOWN_COMMAND
 
 
 # --------------------------------------------------------------------------------------------
@@ -800,7 +802,7 @@ async def test_database_down_is_polite_and_questions_still_work(
 
     # questions are still answered, also ones that would be logged as unanswered
     assert_answer(await kari.say("Hva med lading av elbil?"), kb, "ladestasjoner")
-    assert text_of(await kari.say("Hva mener dere om abort?")) == texts.DONT_KNOW
+    assert text_of(await kari.say("Hva mener dere om abort?")) == messages.DONT_KNOW
 
     if how == "table-missing":
         con = sqlite3.connect(db_path)
