@@ -201,7 +201,7 @@ class Dialogue:
     async def vote(self, person: Person, topic: Topic, *, agree: bool) -> Reply:
         area = self.kb.area_of(topic)
         try:
-            outcome = await self._storage().record_vote(self.key(person), topic.id, agree)
+            outcome = await self._storage().votes.record(self.key(person), topic.id, agree)
         except StorageError as exc:
             log.warning("vote not stored: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -235,7 +235,9 @@ class Dialogue:
                 (Block(BlockKind.TEXT, messages.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
             )
         try:
-            new = await self._storage().subscribe(self.newsletter_key(person), person.chat_id)
+            new = await self._storage().subscribers.subscribe(
+                self.newsletter_key(person), person.chat_id
+            )
         except StorageError as exc:
             log.warning("subscription not stored: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -252,7 +254,7 @@ class Dialogue:
 
     async def unsubscribe(self, person: Person) -> Reply:
         try:
-            was = await self._storage().unsubscribe(self.newsletter_key(person))
+            was = await self._storage().subscribers.unsubscribe(self.newsletter_key(person))
         except StorageError as exc:
             log.warning("unsubscribe failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -263,7 +265,7 @@ class Dialogue:
         try:
             storage = self._storage()
             result = await storage.forget(self.key(person))
-            unsubscribed = await storage.unsubscribe(self.newsletter_key(person))
+            unsubscribed = await storage.subscribers.unsubscribe(self.newsletter_key(person))
         except StorageError as exc:
             log.warning("forget failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -307,7 +309,7 @@ class Dialogue:
         if self.storage is None:
             return
         try:
-            await self.storage.log_unanswered(text, self.key(person) if person else None)
+            await self.storage.unanswered.log(text, self.key(person) if person else None)
         except StorageError as exc:  # the voter still gets an answer
             log.warning("unanswered question not logged: %s", exc)
 

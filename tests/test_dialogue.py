@@ -16,6 +16,7 @@ from bot.dialogue import Dialogue, Person
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.reply import MAX_ACTION_BYTES, Action, BlockKind, Do, Reply
 from bot.storage import Storage, TopicOpinion
+from bot.storage.engine import Database
 from tests.conftest import (
     CHAT_ID,
     CONTRACT_IDS,
@@ -117,7 +118,7 @@ async def test_an_unknown_question_is_declined_honestly_and_logged(
     assert "vet jeg" in reply.text and "ikke" in reply.text
     assert_menu(reply)
     assert not [a for a in reply.actions if a.do in (Do.AGREE, Do.DISAGREE)]
-    logged = await storage.unanswered()
+    logged = await storage.unanswered.most_asked()
     assert [(q.text, q.count) for q in logged] == [("Hva mener dere om abort?", 1)]
 
 
@@ -129,7 +130,7 @@ async def test_noise_gets_an_honest_reply_but_is_not_logged_as_a_question(
     assert reply.topic_id is None
     assert reply.text.startswith(messages.DONT_KNOW)
     assert_menu(reply)
-    assert await storage.unanswered() == []
+    assert await storage.unanswered.most_asked() == []
 
 
 async def test_an_answered_question_is_not_logged(
@@ -137,7 +138,7 @@ async def test_an_answered_question_is_not_logged(
 ) -> None:
     await dialogue.ask(person, "Blir ferja billigere?")
     await dialogue.ask(person, "hei")
-    assert await storage.unanswered() == []
+    assert await storage.unanswered.most_asked() == []
 
 
 async def test_an_ambiguous_question_asks_mente_du(dialogue: Dialogue, person: Person) -> None:
@@ -162,7 +163,7 @@ async def test_small_talk_gets_a_friendly_menu(
     reply = await dialogue.ask(person, text)
     assert reply.blocks[0].text == intro
     assert_menu(reply)
-    assert await storage.unanswered() == []
+    assert await storage.unanswered.most_asked() == []
 
 
 async def test_an_empty_message_asks_for_a_question(dialogue: Dialogue, person: Person) -> None:
@@ -228,7 +229,7 @@ async def test_voting_twice_counts_once(
 ) -> None:
     first = await dialogue.press(person, "ja:fergetakster")
     second = await dialogue.press(person, "ja:fergetakster")
-    assert await storage.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
+    assert await storage.votes.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
     assert messages.VOTE_REPEATED_AGREE not in first.text
     assert messages.VOTE_REPEATED_AGREE in second.text
     assert block_texts(second)[0] == AGREE
@@ -239,11 +240,11 @@ async def test_switching_changes_the_vote(
 ) -> None:
     await dialogue.press(person, "ja:fergetakster")
     switched = await dialogue.press(person, "nei:fergetakster")
-    assert await storage.opinions() == [TopicOpinion("fergetakster", agree=0, disagree=1)]
+    assert await storage.votes.opinions() == [TopicOpinion("fergetakster", agree=0, disagree=1)]
     assert messages.VOTE_CHANGED_DISAGREE in switched.text
     back = await dialogue.press(person, "ja:fergetakster")
     assert messages.VOTE_CHANGED_AGREE in back.text
-    assert await storage.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
+    assert await storage.votes.opinions() == [TopicOpinion("fergetakster", agree=1, disagree=0)]
 
 
 async def test_votes_of_two_people_are_counted_apart(
@@ -253,7 +254,7 @@ async def test_votes_of_two_people_are_counted_apart(
     await dialogue.press(person, "ja:landbruk")
     await dialogue.press(other, "nei:landbruk")
     await dialogue.press(other, "ja:bredband")
-    assert await storage.opinions() == [
+    assert await storage.votes.opinions() == [
         TopicOpinion("bredband", agree=1, disagree=0),
         TopicOpinion("landbruk", agree=1, disagree=1),
     ]
@@ -268,18 +269,18 @@ async def test_subscribe_thanks_and_twice_says_already(
     vote = await dialogue.press(person, "ja:fergetakster")
     reply = await dialogue.press(person, action(vote, Do.SUBSCRIBE).encode())
     assert block_texts(reply)[:2] == [SUBSCRIBED, SUBSCRIBED_MORE]
-    assert await storage.subscriber_chat_ids() == [person.chat_id]
+    assert await storage.subscribers.chat_ids() == [person.chat_id]
     again = await dialogue.press(person, "nb")
     assert again.text.startswith(messages.ALREADY_SUBSCRIBED)
     assert SUBSCRIBED not in again.text
-    assert await storage.subscriber_chat_ids() == [person.chat_id]
+    assert await storage.subscribers.chat_ids() == [person.chat_id]
 
 
 async def test_stopp_unsubscribes(dialogue: Dialogue, storage: Storage, person: Person) -> None:
     await dialogue.press(person, "nb")
     reply = await dialogue.command(person, "stopp")
     assert reply.text == messages.UNSUBSCRIBED
-    assert await storage.subscriber_chat_ids() == []
+    assert await storage.subscribers.chat_ids() == []
     again = await dialogue.command(person, "stopp")
     assert again.text == messages.NOT_SUBSCRIBED
 
@@ -299,9 +300,9 @@ async def test_slettmeg_deletes_votes_subscription_and_questions(
     assert reply.text == messages.FORGOTTEN.format(
         votes=2, subscription=messages.FORGOTTEN_SUBSCRIBED, questions=1
     )
-    assert await storage.opinions() == [TopicOpinion("landbruk", agree=1, disagree=0)]
-    assert await storage.subscriber_chat_ids() == []
-    assert [q.text for q in await storage.unanswered()] == ["Hva med ulven?"]
+    assert await storage.votes.opinions() == [TopicOpinion("landbruk", agree=1, disagree=0)]
+    assert await storage.subscribers.chat_ids() == []
+    assert [q.text for q in await storage.unanswered.most_asked()] == ["Hva med ulven?"]
     # nothing of the person is left in any table
     key, nkey = dialogue.key(person), dialogue.newsletter_key(person)
     for table, row in dump_rows(db_path):
@@ -411,8 +412,8 @@ async def test_forged_action_data_gets_a_polite_menu(
     reply = await dialogue.press(person, data)
     assert reply.blocks[0].text in (messages.UNKNOWN_BUTTON, messages.UNKNOWN_TOPIC)
     assert_menu(reply)
-    assert await storage.opinions() == []
-    assert await storage.subscriber_chat_ids() == []
+    assert await storage.votes.opinions() == []
+    assert await storage.subscribers.chat_ids() == []
 
 
 async def test_a_button_for_an_unknown_topic_says_so(dialogue: Dialogue, person: Person) -> None:
@@ -446,7 +447,7 @@ async def test_an_unusable_database_gives_storage_down(
     bad = tmp_path / "not-a-database.sqlite3"
     bad.write_bytes(b"this is not an SQLite file\n" * 100)
     engine = create_async_engine(f"sqlite+aiosqlite:///{bad}")
-    dialogue = Dialogue(kb, Storage(engine), secret=SECRET)
+    dialogue = Dialogue(kb, Storage(Database(engine)), secret=SECRET)
     try:
         vote = await dialogue.press(person, "nei:landbruk")
         assert vote.text == messages.STORAGE_DOWN
@@ -498,7 +499,7 @@ async def test_reload_removes_a_topic(
     assert reply.blocks[0].text == messages.UNKNOWN_TOPIC
     menu = topic_actions(reply)
     assert "fergetakster" not in menu and len(menu) == 11
-    assert await storage.opinions() == []
+    assert await storage.votes.opinions() == []
     assert (await dialogue.press(person, "t:fergetakster")).blocks[0].text == messages.UNKNOWN_TOPIC
     start = await dialogue.command(person, "start", "fergetakster")
     assert start.topic_id is None

@@ -26,7 +26,6 @@ from sqlalchemy import event, inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import (
-    Base,
     ForgetResult,
     Storage,
     StorageError,
@@ -36,6 +35,7 @@ from bot.storage import (
     pseudonymize,
     upgrade_database,
 )
+from bot.storage.schema import Base
 
 PG_ADMIN_URL = os.environ.get(
     "DISTRIKTSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -175,7 +175,7 @@ def fail_on_statement(store: Storage, prefix: str) -> None:
         if statement.lstrip().upper().startswith(prefix.upper()):
             raise ConnectionResetError("simulated connection loss")
 
-    event.listen(store._engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(store.db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,11 +202,11 @@ async def test_keys_that_look_like_raw_ids_are_rejected(tmp_path: Path) -> None:
     store = await Storage.open(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
     try:
         with pytest.raises(ValueError, match="raw user id"):
-            await store.record_vote("123456789", "skole", True)
+            await store.votes.record("123456789", "skole", True)
         with pytest.raises(ValueError):
-            await store.record_vote(ALICE, "x" * 65, True)
+            await store.votes.record(ALICE, "x" * 65, True)
         with pytest.raises(ValueError):
-            await store.subscribe("", 1)
+            await store.subscribers.subscribe("", 1)
     finally:
         await store.close()
 
@@ -220,7 +220,7 @@ async def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
     assert not (await table_names(db_url)) & set(APP_TABLES)
     for _ in range(2):
         store = await Storage.open(db_url)
-        await store.record_vote(ALICE, "skole", True)
+        await store.votes.record(ALICE, "skole", True)
         await store.close()
 
     assert set(APP_TABLES) | {"alembic_version"} <= await table_names(db_url)
@@ -284,33 +284,33 @@ async def test_unknown_revision_in_database_is_a_storage_error(tmp_path: Path) -
 
 
 async def test_vote_new_unchanged_changed(storage: Storage) -> None:
-    assert await storage.get_vote(ALICE, "skole") is None
-    assert await storage.record_vote(ALICE, "skole", True) is VoteOutcome.NEW
-    assert await storage.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
+    assert await storage.votes.get(ALICE, "skole") is None
+    assert await storage.votes.record(ALICE, "skole", True) is VoteOutcome.NEW
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
 
-    assert await storage.record_vote(ALICE, "skole", True) is VoteOutcome.UNCHANGED
-    assert await storage.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
-    assert await storage.get_vote(ALICE, "skole") is True
+    assert await storage.votes.record(ALICE, "skole", True) is VoteOutcome.UNCHANGED
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
+    assert await storage.votes.get(ALICE, "skole") is True
 
-    assert await storage.record_vote(ALICE, "skole", False) is VoteOutcome.CHANGED
-    assert await storage.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
-    assert await storage.get_vote(ALICE, "skole") is False
+    assert await storage.votes.record(ALICE, "skole", False) is VoteOutcome.CHANGED
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
+    assert await storage.votes.get(ALICE, "skole") is False
 
-    assert await storage.record_vote(ALICE, "skole", False) is VoteOutcome.UNCHANGED
-    assert await storage.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
+    assert await storage.votes.record(ALICE, "skole", False) is VoteOutcome.UNCHANGED
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
 
 
 async def test_votes_of_different_users_and_topics_are_separate(storage: Storage) -> None:
-    assert await storage.record_vote(ALICE, "skole", True) is VoteOutcome.NEW
-    assert await storage.record_vote(BOB, "skole", False) is VoteOutcome.NEW
-    assert await storage.record_vote(ALICE, "veg", False) is VoteOutcome.NEW
-    assert await storage.record_vote(BOB, "veg", False) is VoteOutcome.NEW
-    assert await storage.record_vote(BOB, "ferje", True) is VoteOutcome.NEW
+    assert await storage.votes.record(ALICE, "skole", True) is VoteOutcome.NEW
+    assert await storage.votes.record(BOB, "skole", False) is VoteOutcome.NEW
+    assert await storage.votes.record(ALICE, "veg", False) is VoteOutcome.NEW
+    assert await storage.votes.record(BOB, "veg", False) is VoteOutcome.NEW
+    assert await storage.votes.record(BOB, "ferje", True) is VoteOutcome.NEW
 
-    assert await storage.get_vote(ALICE, "skole") is True
-    assert await storage.get_vote(BOB, "skole") is False
-    assert await storage.get_vote(ALICE, "ferje") is None
-    assert await storage.opinions() == [
+    assert await storage.votes.get(ALICE, "skole") is True
+    assert await storage.votes.get(BOB, "skole") is False
+    assert await storage.votes.get(ALICE, "ferje") is None
+    assert await storage.votes.opinions() == [
         TopicOpinion("ferje", agree=1, disagree=0),
         TopicOpinion("skole", agree=1, disagree=1),
         TopicOpinion("veg", agree=0, disagree=2),
@@ -318,28 +318,30 @@ async def test_votes_of_different_users_and_topics_are_separate(storage: Storage
 
 
 async def test_opinions_empty(storage: Storage) -> None:
-    assert await storage.opinions() == []
+    assert await storage.votes.opinions() == []
 
 
 async def test_concurrent_identical_votes_leave_exactly_one_row(
     storage: Storage, db_url: str
 ) -> None:
-    outcomes = await asyncio.gather(*(storage.record_vote(ALICE, "skole", True) for _ in range(20)))
+    outcomes = await asyncio.gather(
+        *(storage.votes.record(ALICE, "skole", True) for _ in range(20))
+    )
     assert outcomes.count(VoteOutcome.NEW) == 1
     assert outcomes.count(VoteOutcome.UNCHANGED) == 19
     assert await fetch_all(db_url, "SELECT COUNT(*) FROM votes") == [(1,)]
-    assert await storage.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
 
 
 async def test_concurrent_conflicting_votes_leave_exactly_one_row(
     storage: Storage, db_url: str
 ) -> None:
     outcomes = await asyncio.gather(
-        *(storage.record_vote(BOB, "veg", i % 2 == 0) for i in range(20))
+        *(storage.votes.record(BOB, "veg", i % 2 == 0) for i in range(20))
     )
     assert outcomes.count(VoteOutcome.NEW) == 1
     assert await fetch_all(db_url, "SELECT COUNT(*) FROM votes") == [(1,)]
-    [opinion] = await storage.opinions()
+    [opinion] = await storage.votes.opinions()
     assert opinion.agree + opinion.disagree == 1
 
 
@@ -347,13 +349,13 @@ async def test_in_memory_sqlite_works_with_concurrent_calls() -> None:
     store = await Storage.open("sqlite+aiosqlite://")
     try:
         outcomes = await asyncio.gather(
-            *(store.record_vote(ALICE, "skole", True) for _ in range(5)),
-            store.subscribe(ALICE, 1),
-            store.log_unanswered("Hei?"),
+            *(store.votes.record(ALICE, "skole", True) for _ in range(5)),
+            store.subscribers.subscribe(ALICE, 1),
+            store.unanswered.log("Hei?"),
         )
         assert outcomes[:5].count(VoteOutcome.NEW) == 1
-        assert await store.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
-        assert await store.subscriber_chat_ids() == [1]
+        assert await store.votes.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
+        assert await store.subscribers.chat_ids() == [1]
     finally:
         await store.close()
 
@@ -364,22 +366,26 @@ async def test_in_memory_sqlite_works_with_concurrent_calls() -> None:
 
 
 async def test_subscriptions(storage: Storage) -> None:
-    assert await storage.is_subscribed(ALICE) is False
-    assert await storage.subscriber_chat_ids() == []
+    assert await storage.subscribers.is_subscribed(ALICE) is False
+    assert await storage.subscribers.chat_ids() == []
 
-    assert await storage.subscribe(ALICE, 5001) is True
-    assert await storage.subscribe(ALICE, 5001) is False
-    assert await storage.is_subscribed(ALICE) is True
-    assert await storage.subscribe(BOB, -1001234567890) is True  # supergroup ids need 64 bits
-    assert sorted(await storage.subscriber_chat_ids()) == [-1001234567890, 5001]
+    assert await storage.subscribers.subscribe(ALICE, 5001) is True
+    assert await storage.subscribers.subscribe(ALICE, 5001) is False
+    assert await storage.subscribers.is_subscribed(ALICE) is True
+    assert (
+        await storage.subscribers.subscribe(BOB, -1001234567890) is True
+    )  # supergroup ids need 64 bits
+    assert sorted(await storage.subscribers.chat_ids()) == [-1001234567890, 5001]
 
-    assert await storage.subscribe(ALICE, 5002) is False  # moved chat: delivery id updated
-    assert sorted(await storage.subscriber_chat_ids()) == [-1001234567890, 5002]
+    assert (
+        await storage.subscribers.subscribe(ALICE, 5002) is False
+    )  # moved chat: delivery id updated
+    assert sorted(await storage.subscribers.chat_ids()) == [-1001234567890, 5002]
 
-    assert await storage.unsubscribe(ALICE) is True
-    assert await storage.unsubscribe(ALICE) is False
-    assert await storage.is_subscribed(ALICE) is False
-    assert await storage.subscriber_chat_ids() == [-1001234567890]
+    assert await storage.subscribers.unsubscribe(ALICE) is True
+    assert await storage.subscribers.unsubscribe(ALICE) is False
+    assert await storage.subscribers.is_subscribed(ALICE) is False
+    assert await storage.subscribers.chat_ids() == [-1001234567890]
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,12 +394,12 @@ async def test_subscriptions(storage: Storage) -> None:
 
 
 async def test_log_unanswered_strips_truncates_and_ignores_empty(storage: Storage) -> None:
-    await storage.log_unanswered("   \n\t ")
-    await storage.log_unanswered("")
-    assert await storage.unanswered() == []
+    await storage.unanswered.log("   \n\t ")
+    await storage.unanswered.log("")
+    assert await storage.unanswered.most_asked() == []
 
-    await storage.log_unanswered("  " + "å" * 600 + "  ", ALICE)
-    [question] = await storage.unanswered()
+    await storage.unanswered.log("  " + "å" * 600 + "  ", ALICE)
+    [question] = await storage.unanswered.most_asked()
     assert question.text == "å" * 500
     assert question.count == 1
     assert question.last_asked.tzinfo is not None
@@ -402,15 +408,15 @@ async def test_log_unanswered_strips_truncates_and_ignores_empty(storage: Storag
 
 
 async def test_unanswered_groups_and_orders(storage: Storage) -> None:
-    await storage.log_unanswered("Hva med ferja?", ALICE)
-    await storage.log_unanswered("Når åpner skolen?")
-    await storage.log_unanswered("hva  MED\tferja?", BOB)
-    await storage.log_unanswered("Bompenger")
-    await storage.log_unanswered("  HVA med ferja? ")
-    await storage.log_unanswered("når åpner   skolen?")
-    await storage.log_unanswered("Sykehus")
+    await storage.unanswered.log("Hva med ferja?", ALICE)
+    await storage.unanswered.log("Når åpner skolen?")
+    await storage.unanswered.log("hva  MED\tferja?", BOB)
+    await storage.unanswered.log("Bompenger")
+    await storage.unanswered.log("  HVA med ferja? ")
+    await storage.unanswered.log("når åpner   skolen?")
+    await storage.unanswered.log("Sykehus")
 
-    result = await storage.unanswered()
+    result = await storage.unanswered.most_asked()
     assert [(q.text, q.count) for q in result] == [
         ("HVA med ferja?", 3),  # most frequent; wording of the latest occurrence
         ("når åpner   skolen?", 2),
@@ -418,11 +424,11 @@ async def test_unanswered_groups_and_orders(storage: Storage) -> None:
         ("Bompenger", 1),
     ]
     assert result[0].last_asked <= result[1].last_asked
-    assert [q.text for q in await storage.unanswered(limit=2)] == [
+    assert [q.text for q in await storage.unanswered.most_asked(limit=2)] == [
         "HVA med ferja?",
         "når åpner   skolen?",
     ]
-    assert await storage.unanswered(limit=0) == []
+    assert await storage.unanswered.most_asked(limit=0) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,23 +438,23 @@ async def test_unanswered_groups_and_orders(storage: Storage) -> None:
 
 async def test_forget_removes_exactly_that_users_data(storage: Storage) -> None:
     for topic in ("skole", "veg", "ferje"):
-        await storage.record_vote(ALICE, topic, True)
-    await storage.record_vote(BOB, "skole", False)
-    await storage.subscribe(ALICE, 5001)
-    await storage.subscribe(BOB, 5002)
-    await storage.log_unanswered("Alice spør", ALICE)
-    await storage.log_unanswered("Alice spør igjen", ALICE)
-    await storage.log_unanswered("Bob spør", BOB)
-    await storage.log_unanswered("Anonym")
+        await storage.votes.record(ALICE, topic, True)
+    await storage.votes.record(BOB, "skole", False)
+    await storage.subscribers.subscribe(ALICE, 5001)
+    await storage.subscribers.subscribe(BOB, 5002)
+    await storage.unanswered.log("Alice spør", ALICE)
+    await storage.unanswered.log("Alice spør igjen", ALICE)
+    await storage.unanswered.log("Bob spør", BOB)
+    await storage.unanswered.log("Anonym")
 
     assert await storage.forget(ALICE) == ForgetResult(votes=3, subscribed=True, questions=2)
 
-    assert await storage.get_vote(ALICE, "skole") is None
-    assert await storage.is_subscribed(ALICE) is False
-    assert await storage.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
-    assert await storage.get_vote(BOB, "skole") is False
-    assert await storage.subscriber_chat_ids() == [5002]
-    assert sorted(q.text for q in await storage.unanswered()) == ["Anonym", "Bob spør"]
+    assert await storage.votes.get(ALICE, "skole") is None
+    assert await storage.subscribers.is_subscribed(ALICE) is False
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=0, disagree=1)]
+    assert await storage.votes.get(BOB, "skole") is False
+    assert await storage.subscribers.chat_ids() == [5002]
+    assert sorted(q.text for q in await storage.unanswered.most_asked()) == ["Anonym", "Bob spør"]
 
     assert await storage.forget(ALICE) == ForgetResult(votes=0, subscribed=False, questions=0)
 
@@ -456,10 +462,10 @@ async def test_forget_removes_exactly_that_users_data(storage: Storage) -> None:
 async def test_raw_user_id_is_never_stored(storage: Storage, db_url: str) -> None:
     raw_id = 7_359_134_826
     key = pseudonymize(SECRET, raw_id)
-    await storage.record_vote(key, "skole", True)
-    await storage.record_vote(key, "skole", False)
-    await storage.subscribe(key, -100_555)  # a group chat, not the user's private chat
-    await storage.log_unanswered("Hvorfor?", key)
+    await storage.votes.record(key, "skole", True)
+    await storage.votes.record(key, "skole", False)
+    await storage.subscribers.subscribe(key, -100_555)  # a group chat, not the user's private chat
+    await storage.unanswered.log("Hvorfor?", key)
 
     seen_key = False
     for table in (*APP_TABLES, "alembic_version"):
@@ -506,9 +512,9 @@ async def test_unsupported_url_is_a_storage_error() -> None:
 
 
 async def test_failure_in_the_middle_of_forget_keeps_everything(storage: Storage) -> None:
-    await storage.record_vote(ALICE, "skole", True)
-    await storage.subscribe(ALICE, 5001)
-    await storage.log_unanswered("Spørsmål", ALICE)
+    await storage.votes.record(ALICE, "skole", True)
+    await storage.subscribers.subscribe(ALICE, 5001)
+    await storage.unanswered.log("Spørsmål", ALICE)
 
     fail_on_statement(storage, "DELETE FROM unanswered_questions")
     with pytest.raises(StorageError, match="cannot forget a user") as info:
@@ -516,27 +522,27 @@ async def test_failure_in_the_middle_of_forget_keeps_everything(storage: Storage
     assert "simulated connection loss" in str(info.value)
 
     # The votes and subscription deleted earlier in the same transaction are back.
-    assert await storage.get_vote(ALICE, "skole") is True
-    assert await storage.is_subscribed(ALICE) is True
-    assert [q.count for q in await storage.unanswered()] == [1]
+    assert await storage.votes.get(ALICE, "skole") is True
+    assert await storage.subscribers.is_subscribed(ALICE) is True
+    assert [q.count for q in await storage.unanswered.most_asked()] == [1]
     # And the storage still works.
-    assert await storage.record_vote(BOB, "skole", False) is VoteOutcome.NEW
+    assert await storage.votes.record(BOB, "skole", False) is VoteOutcome.NEW
 
 
 async def test_failed_vote_change_keeps_the_previous_vote(storage: Storage) -> None:
-    await storage.record_vote(ALICE, "skole", True)
+    await storage.votes.record(ALICE, "skole", True)
     fail_on_statement(storage, "UPDATE votes")
     with pytest.raises(StorageError, match="cannot record a vote"):
-        await storage.record_vote(ALICE, "skole", False)
-    assert await storage.get_vote(ALICE, "skole") is True
-    assert await storage.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
+        await storage.votes.record(ALICE, "skole", False)
+    assert await storage.votes.get(ALICE, "skole") is True
+    assert await storage.votes.opinions() == [TopicOpinion("skole", agree=1, disagree=0)]
 
 
 async def test_closed_storage_raises_storage_error(storage: Storage) -> None:
-    await storage.record_vote(ALICE, "skole", True)
+    await storage.votes.record(ALICE, "skole", True)
     await storage.close()
     with pytest.raises(StorageError, match="closed"):
-        await storage.record_vote(ALICE, "skole", False)
+        await storage.votes.record(ALICE, "skole", False)
     await storage.close()  # idempotent
 
 
@@ -549,7 +555,7 @@ async def test_postgres_connection_killed_mid_write_is_a_storage_error(pg_url: s
 
 
 async def _kill_connection_during_vote_change(storage: Storage, db_url: str) -> None:
-    await storage.record_vote(ALICE, "skole", True)
+    await storage.votes.record(ALICE, "skole", True)
 
     # Hold the connection inside a transaction while the server kills it.
     async def kill_others() -> None:
@@ -571,9 +577,9 @@ async def _kill_connection_during_vote_change(storage: Storage, db_url: str) -> 
             fired = True
             _run_isolated(kill_others)
 
-    event.listen(storage._engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(storage.db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
     with pytest.raises(StorageError, match="cannot record a vote"):
-        await storage.record_vote(ALICE, "skole", False)
+        await storage.votes.record(ALICE, "skole", False)
     assert fired
     # Earlier data is intact and the pool recovers with a fresh connection.
-    assert await storage.get_vote(ALICE, "skole") is True
+    assert await storage.votes.get(ALICE, "skole") is True

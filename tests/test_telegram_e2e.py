@@ -332,7 +332,7 @@ async def test_votes_are_counted_once_and_can_change(
     assert text_of(again).startswith(AGREE_THANKS)
     assert messages.VOTE_REPEATED_AGREE in text_of(again)
     async with open_storage(db_path) as storage:
-        [opinion] = await storage.opinions()
+        [opinion] = await storage.votes.opinions()
         assert (opinion.topic_id, opinion.agree, opinion.disagree) == ("fergetakster", 1, 0)
 
     changed = await kari.press(answer, "Uenig")
@@ -344,9 +344,9 @@ async def test_votes_are_counted_once_and_can_change(
     assert suggested and "fergetakster" not in suggested
     assert all(t in TOPIC_IDS for t in suggested)
     async with open_storage(db_path) as storage:
-        [opinion] = await storage.opinions()
+        [opinion] = await storage.votes.opinions()
         assert (opinion.topic_id, opinion.agree, opinion.disagree) == ("fergetakster", 0, 1)
-        assert await storage.get_vote(key_of(app, kari.user), "fergetakster") is False
+        assert await storage.votes.get(key_of(app, kari.user), "fergetakster") is False
 
     # a related-topic button leads on to that topic
     more = await kari.press(thanks, kb.topic(related[0]).title)  # type: ignore[union-attr]
@@ -361,7 +361,7 @@ async def test_two_voters_are_counted_separately(
     await kari.press(await kari.say(FERRY_QUESTION), "Enig")
     await ola.press(await ola.say(FERRY_QUESTION), "Uenig")
     async with open_storage(db_path) as storage:
-        [opinion] = await storage.opinions()
+        [opinion] = await storage.votes.opinions()
         assert (opinion.agree, opinion.disagree) == (1, 1)
 
 
@@ -390,7 +390,7 @@ async def test_unanswerable_question_is_admitted_and_logged(
     assert "Enig" not in [label for label, _ in reply.buttons()]
     assert_menu(reply)
     async with open_storage(db_path) as storage:
-        logged = [q.text for q in await storage.unanswered()]
+        logged = [q.text for q in await storage.unanswered.most_asked()]
     assert "Hva mener dere om abort?" in logged
 
 
@@ -411,7 +411,7 @@ async def test_newsletter_subscribe_stop_and_forget(
     assert SUBSCRIBED in text_of(subscribed)
     assert SUBSCRIBED_MORE in text_of(subscribed)
     async with open_storage(db_path) as storage:
-        assert await storage.subscriber_chat_ids() == [kari.user.id]
+        assert await storage.subscribers.chat_ids() == [kari.user.id]
 
     again = await kari.press(thanks, messages.BUTTON_SUBSCRIBE)
     assert messages.ALREADY_SUBSCRIBED in text_of(again)
@@ -419,7 +419,7 @@ async def test_newsletter_subscribe_stop_and_forget(
     stopped = await kari.say("/stopp")
     assert messages.UNSUBSCRIBED in text_of(stopped)
     async with open_storage(db_path) as storage:
-        assert await storage.subscriber_chat_ids() == []
+        assert await storage.subscribers.chat_ids() == []
     assert messages.NOT_SUBSCRIBED in text_of(await kari.say("/stopp"))
 
     # subscribe again, vote on a second topic, ask something unanswerable; then forget it all
@@ -439,12 +439,12 @@ async def test_newsletter_subscribe_stop_and_forget(
 
     async with open_storage(db_path) as storage:
         key = key_of(app, kari.user)
-        assert await storage.get_vote(key, "fergetakster") is None
-        assert await storage.get_vote(key, "bredband") is None
-        assert await storage.subscriber_chat_ids() == []
-        assert [q.text for q in await storage.unanswered()] == []
+        assert await storage.votes.get(key, "fergetakster") is None
+        assert await storage.votes.get(key, "bredband") is None
+        assert await storage.subscribers.chat_ids() == []
+        assert [q.text for q in await storage.unanswered.most_asked()] == []
         # Ola's vote is untouched
-        opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.opinions()}
+        opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.votes.opinions()}
         assert opinions == {"fergetakster": (1, 0)}
 
     assert messages.NOTHING_TO_FORGET in text_of(await kari.say("/slettmeg"))
@@ -634,7 +634,7 @@ async def test_newsletter_button_in_a_group_never_subscribes_the_group(
     if any(data == "nb" for _, data in thanks.buttons()):
         await kari.press_data(thanks, "nb")
     async with open_storage(db_path) as storage:
-        assert group.id not in await storage.subscriber_chat_ids()
+        assert group.id not in await storage.subscribers.chat_ids()
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,7 +741,7 @@ async def test_forged_callback_data_gets_a_polite_menu(
     assert text_of(reply) == expected
     assert_menu(reply)
     async with open_storage(db_path) as storage:
-        assert await storage.opinions() == []
+        assert await storage.votes.opinions() == []
     assert_answer(await kari.say(FERRY_QUESTION), kb, "fergetakster")
 
 
@@ -810,7 +810,7 @@ async def test_database_down_is_polite_and_questions_still_work(
         con.commit()
         con.close()
     async with open_storage(db_path) as storage:
-        opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.opinions()}
+        opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.votes.opinions()}
     assert opinions == {"fergetakster": (1, 0)}
 
 

@@ -20,7 +20,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection, make_url
 
-from bot.storage import DEFAULT_DATABASE_URL, Base, _create_engine
+from bot.storage.engine import DEFAULT_DATABASE_URL, create_engine
+from bot.storage.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -64,7 +65,7 @@ def _run_with_connection(connection: Connection) -> None:
 
 async def _run_async_standalone() -> None:
     # Same engine setup (SQLite pragmas, PostgreSQL timeouts) as the bot itself.
-    engine = _create_engine(make_url(_database_url()))
+    engine = create_engine(make_url(_database_url()))
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_run_with_connection)

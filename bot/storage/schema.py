@@ -1,0 +1,108 @@
+"""The database schema: typed SQLAlchemy 2 models with a naming convention on the metadata.
+
+The schema is owned by Alembic (`bot/migrations`); these models are what the migrations create.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.storage.pseudonym import USER_KEY_MAX_LENGTH
+
+TOPIC_ID_MAX_LENGTH: Final = 64
+QUESTION_MAX_LENGTH: Final = 500
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so values are stored as naive
+    UTC and re-tagged as UTC when loaded.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not accepted; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class VoteRow(Base):
+    """One opinion of one (pseudonymous) user on one topic."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("user_key", "topic_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_MAX_LENGTH))
+    topic_id: Mapped[str] = mapped_column(String(TOPIC_ID_MAX_LENGTH))
+    agree: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SubscriberRow(Base):
+    """A newsletter subscription; ``chat_id`` is where the newsletter is delivered."""
+
+    __tablename__ = "subscribers"
+
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_MAX_LENGTH), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UnansweredQuestionRow(Base):
+    """A question the bot could not answer, kept so the team can extend the knowledge base."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH))
+    normalized_text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH), index=True)
+    user_key: Mapped[str | None] = mapped_column(String(USER_KEY_MAX_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
