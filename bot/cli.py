@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Any, TextIO
 
 from bot.config import Config, ConfigError, load_config
 from bot.evaluate import LabelError, evaluate, read_labelled
-from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.knowledge import KnowledgeBase, KnowledgeError
 from bot.matcher import Match, Matcher
+from bot.services import StorageMode, load_kb, open_services
 
 log = logging.getLogger("distriktsbot")
 
@@ -73,8 +73,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _knowledge(args: argparse.Namespace, cfg: Config, path: str | None = None) -> KnowledgeBase:
-    chosen = path or args.knowledge
-    return load_knowledge(Path(chosen) if chosen else cfg.knowledge_path())
+    return load_kb(cfg, path or args.knowledge)
 
 
 def _match_json(m: Match) -> dict[str, Any]:
@@ -138,36 +137,20 @@ def cmd_check(kb: KnowledgeBase, out: TextIO) -> int:
     return 1 if problems else 0
 
 
-def _dialogue(cfg: Config, kb: KnowledgeBase, storage: Any) -> Any:
-    from bot.dialogue import Dialogue
-
-    secret = cfg.privacy.hash_secret or secrets.token_hex(16)  # console: one run, one key
-    return Dialogue(kb, storage, secret=secret, engage_url=cfg.links.engage or None)
-
-
 async def _chat(cfg: Config, kb: KnowledgeBase) -> int:
     from bot.console import run_console
-    from bot.storage import Storage, StorageError
 
-    storage: Storage | None
-    try:
-        storage = await Storage.open(cfg.database.url)
-    except StorageError as exc:
-        print(f"(the database is not available, votes will not be saved: {exc})", file=sys.stderr)
-        storage = None
-    try:
-        await run_console(_dialogue(cfg, kb, storage))
-    finally:
-        if storage is not None:
-            await storage.close()
+    async with open_services(cfg, kb, storage=StorageMode.OPTIONAL) as services:
+        await run_console(services.dialogue)
     return 0
 
 
 async def _ask(cfg: Config, kb: KnowledgeBase, question: str, as_json: bool) -> int:
     from bot.console import render_text
 
-    dialogue = _dialogue(cfg, kb, None)
-    reply = await dialogue.ask(None, question)
+    async with open_services(cfg, kb, storage=StorageMode.NONE) as services:
+        dialogue = services.dialogue
+        reply = await dialogue.ask(None, question)
     if as_json:
         m = dialogue.matcher.match(question)
         out = {

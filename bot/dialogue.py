@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "slettmeg": "Slett alt som er lagret om deg",
 }
 _ALIASES = {"help": "hjelp", "topics": "emner", "meny": "emner", "stop": "stopp", "share": "del"}
+COMMAND_NAMES = (*COMMANDS, *_ALIASES)
+"""Every command name the dialogue answers (the transports register exactly these)."""
 
 
 @dataclass(frozen=True)

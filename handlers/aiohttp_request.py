@@ -12,12 +12,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_DEFAULT_VALUE = type(BaseRequest.DEFAULT_NONE)  # PTB's marker class for "not given"
+
+
+def _unset(value: object) -> bool:
+    return isinstance(value, _DEFAULT_VALUE)
 
 
 class AiohttpRequest(BaseRequest):
@@ -57,23 +60,21 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = (
             request_data.multipart_data if request_data and request_data.contains_files else None
         )
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        )
+        read = self._read_timeout if _unset(read_timeout) else read_timeout
+        connect = self._connect_timeout if _unset(connect_timeout) else connect_timeout
         default_write = self._media_write_timeout if files else self._write_timeout
-        write = default_write if isinstance(write_timeout, DefaultValue) else write_timeout
-        pool = None if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        write = default_write if _unset(write_timeout) else write_timeout
+        pool = None if _unset(pool_timeout) else pool_timeout
         total = None
         if read is not None:
             total = read + (write or 0.0) + (connect or 0.0) + (pool or 0.0)

@@ -26,9 +26,11 @@ from bot import messages
 from bot.config import Config, load_config
 from bot.dialogue import Person
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.logs import RedactSecrets, configure_logging
 from bot.matcher import Matcher
 from bot.storage import Storage
-from handlers.app import DIALOGUE, STORAGE, RedactSecrets, build_application, configure_logging
+from handlers.app import build_application
+from handlers.common import SERVICES
 from tests.conftest import CONTRACT_IDS
 from tests.fake_telegram import (
     Call,
@@ -217,7 +219,7 @@ def assert_answer(message: SentMessage, kb: KnowledgeBase, topic_id: str) -> Non
 
 
 def key_of(app: Application[Any, Any, Any, Any, Any, Any], user: FakeUser) -> str:
-    return str(app.bot_data[DIALOGUE].key(Person(user_id=user.id, chat_id=user.id)))
+    return str(app.bot_data[SERVICES].dialogue.key(Person(user_id=user.id, chat_id=user.id)))
 
 
 def find_ambiguous_question(kb: KnowledgeBase) -> tuple[str, list[str]]:
@@ -787,7 +789,7 @@ async def test_database_down_is_polite_and_questions_still_work(
     await kari.press(ferry, "Enig")
 
     if how == "storage-closed":
-        await app.bot_data[STORAGE].close()
+        await app.bot_data[SERVICES].storage.close()
     else:
         con = sqlite3.connect(db_path)
         con.execute("ALTER TABLE votes RENAME TO votes_away")

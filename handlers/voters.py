@@ -1,0 +1,85 @@
+"""Handlers for voters: commands, questions, button presses, and what is not text."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from handlers.common import dialogue, person, send
+from handlers.render import render_html, render_keyboard
+
+log = logging.getLogger("distriktsbot.telegram")
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, who = update.effective_message, person(update)
+    if message is None or who is None or not message.text:
+        return
+    name = message.text.split()[0][1:].split("@")[0]
+    arg = " ".join(context.args or [])
+    await send(message, await dialogue(context).command(who, name, arg))
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, who = update.effective_message, person(update)
+    if message is None or who is None or message.text is None:
+        return
+    text = message.text
+    username = context.bot.username
+    if message.chat.type != ChatType.PRIVATE and username:
+        text = text.replace(f"@{username}", " ")
+    await send(message, await dialogue(context).ask(who, text))
+
+
+async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group: only messages that mention the bot or reply to one of its messages."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    me = context.bot.username
+    mentioned = bool(me) and f"@{me}".lower() in message.text.lower()
+    reply_to = message.reply_to_message
+    replied = (
+        reply_to is not None
+        and reply_to.from_user is not None
+        and (reply_to.from_user.id == context.bot.id)
+    )
+    if mentioned or replied:
+        await on_text(update, context)
+
+
+async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    log.info("non-text message in a private chat; replied with a hint")
+    await send(message, dialogue(context).not_text_reply())
+
+
+async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.info("ignored an edited message (update %s)", update.update_id)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query, who = update.callback_query, person(update)
+    if query is None or who is None:
+        return
+    reply = await dialogue(context).press(who, query.data)
+    try:
+        await query.answer()
+    except BadRequest as exc:  # too old to answer: the reply below still goes out
+        log.info("could not answer callback query: %s", exc.message)
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:  # an inline card's button or an inaccessible message: reply privately
+        try:
+            await context.bot.send_message(
+                who.user_id, render_html(reply), reply_markup=render_keyboard(reply)
+            )
+        except (Forbidden, BadRequest) as exc:
+            log.info("cannot reply to a button press: %s", exc.message)
+        return
+    await send(message, reply)
