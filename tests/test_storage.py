@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import pytest
@@ -36,108 +33,12 @@ from bot.storage import (
     upgrade_database,
 )
 from bot.storage.schema import Base
+from tests.conftest import run_isolated
 
-PG_ADMIN_URL = os.environ.get(
-    "DISTRIKTSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("DISTRIKTSBOT_REQUIRE_POSTGRES") == "1"
 APP_TABLES = ("votes", "subscribers", "unanswered_questions")
-
 SECRET = "test-secret"
 ALICE = pseudonymize(SECRET, 1001)
 BOB = pseudonymize(SECRET, 1002)
-
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------------------------
-# Fixtures
-# --------------------------------------------------------------------------------------------
-
-
-def _run_isolated(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine on its own event loop in a helper thread (independent of the test loop)."""
-
-    async def runner() -> T:
-        return await factory()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, runner()).result()
-
-
-async def _admin_connect() -> asyncpg.Connection:
-    return await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module, dropped afterwards; yields its URL."""
-    try:
-        _run_isolated(lambda: _admin_connect_and_close())
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        server = make_url(PG_ADMIN_URL).render_as_string(hide_password=True)
-        reason = f"PostgreSQL is not reachable at {server}: {exc!r}"
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"{reason} (DISTRIKTSBOT_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-
-    name = f"distriktsbot_test_{secrets.token_hex(6)}"
-
-    async def create() -> None:
-        admin = await _admin_connect()
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    async def drop() -> None:
-        admin = await _admin_connect()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    _run_isolated(create)
-    try:
-        url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        _run_isolated(drop)
-
-
-async def _admin_connect_and_close() -> None:
-    conn = await _admin_connect()
-    await conn.close()
-
-
-def _reset_pg_database(url: str) -> None:
-    async def reset() -> None:
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn, timeout=3)
-        try:
-            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        finally:
-            await conn.close()
-
-    _run_isolated(reset)
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> Iterator[str]:
-    """The module's PostgreSQL database, emptied again after the test."""
-    try:
-        yield pg_database
-    finally:
-        _reset_pg_database(pg_database)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture
@@ -575,7 +476,7 @@ async def _kill_connection_during_vote_change(storage: Storage, db_url: str) -> 
         nonlocal fired
         if not fired and str(args[2]).startswith("UPDATE votes"):
             fired = True
-            _run_isolated(kill_others)
+            run_isolated(kill_others)
 
     event.listen(storage.db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
     with pytest.raises(StorageError, match="cannot record a vote"):
