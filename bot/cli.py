@@ -202,7 +202,7 @@ async def _chat(cfg: Config, kb: KnowledgeBase) -> int:
 
 
 async def _ask(cfg: Config, kb: KnowledgeBase, question: str, as_json: bool) -> int:
-    from bot.console import render_text
+    from bot.console import render_text, terminal_width
 
     async with open_services(cfg, kb, storage=StorageMode.NONE) as services:
         dialogue = services.dialogue
@@ -222,7 +222,7 @@ async def _ask(cfg: Config, kb: KnowledgeBase, question: str, as_json: bool) -> 
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        text, _ = render_text(reply)
+        text, _ = render_text(reply, terminal_width())
         print(text)
     return 0
 

@@ -16,7 +16,7 @@ import pytest
 
 from bot import messages
 from bot.cli import main
-from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, ROOT, VALID_AREA, area_yaml
+from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, VALID_AREA, area_yaml
 
 WriteKb = Callable[..., Path]
 QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
@@ -43,7 +43,7 @@ def run_bot(
     env["PYTHONIOENCODING"] = "utf-8"
     proc = subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
+        cwd=Path.cwd(),  # tmp_path (clean_environment): no ./config.yaml of the developer's
         input=stdin,
         env=env,
         capture_output=True,
