@@ -1,19 +1,20 @@
-"""The `distriktsbot` command line: chat, ask, match, check, eval, run, db upgrade."""
+"""The `distriktsbot` command line: init, chat, ask, match, check, eval, run, db upgrade."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, find_config, load_config, write_initial_config
 from bot.evaluate import LabelError, evaluate, read_labelled
 from bot.knowledge import KnowledgeBase, KnowledgeError
 from bot.matcher import Match, Matcher
@@ -26,6 +27,12 @@ class CliError(Exception):
     """A user error: printed as one clear message, exit status 2."""
 
 
+CHAT_QUIT_HELP = (
+    "To quit, type avslutt, ha det, exit or quit (or /slutt), or press Ctrl+D. Numbers pick "
+    "from the numbered choices on screen."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     # --config and --knowledge work before or after the command ("run --config x.yaml")
     common = argparse.ArgumentParser(add_help=False)
@@ -33,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         "-c",
         default=argparse.SUPPRESS,
-        help="config file (YAML); see config.example.yaml",
+        help="config file (YAML; default: ./config.yaml if there is one); see config.example.yaml",
     )
     common.add_argument(
         "--knowledge",
@@ -43,33 +50,66 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = argparse.ArgumentParser(
         prog="distriktsbot",
-        description="Svarer på spørsmål om Arbeiderpartiets distriktspolitikk.",
+        description="Answers voters' questions about Arbeiderpartiet's district policy, on "
+        "Telegram and in the terminal.",
         parents=[common],
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, parents=[common])
+    def add(name: str, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        # `help` is the line in `distriktsbot --help`; the same line opens `COMMAND --help`
+        return sub.add_parser(name, help=help, description=help, epilog=epilog, parents=[common])
 
-    add("chat", "chat with the bot in the terminal (no token, no network)")
+    add(
+        "init",
+        "write ./config.yaml (or --config FILE) with a fresh hash secret; never overwrites",
+    )
+    add("chat", "chat with the bot in the terminal (no token, no network)", CHAT_QUIT_HELP)
     ask = add("ask", "answer one question as the bot would")
-    ask.add_argument("question", nargs="+")
+    ask.add_argument("question", nargs="+", help="the question, e.g. Blir ferja billigere?")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
-    add("match", "JSON Lines in on stdin ({'text': ...}), matched objects out")
-    check = add("check", "validate knowledge files and self-test the matching")
+    add(
+        "match",
+        'JSON Lines on stdin (objects with "text"), the same objects on stdout with the match '
+        "added; one line out per line in",
+    )
+    check = add("check", "validate the knowledge files and self-test the matching")
     check.add_argument("path", nargs="?", help="knowledge folder or file")
-    ev = add("eval", "accuracy on a labelled JSON Lines file")
-    ev.add_argument("file")
+    ev = add(
+        "eval",
+        'accuracy on a labelled JSON Lines file ({"text": ..., "topics": [ids]}; [] = must '
+        "decline)",
+    )
+    ev.add_argument("file", help="the labelled JSON Lines file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
-    add("run", "run the Telegram bot")
-    db = add("db", "database maintenance")
+    add("run", "run the Telegram bot (reads ./config.yaml unless --config is given)")
+    db = add("db", "database maintenance (db upgrade: apply the migrations)")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply the database migrations")
+    db_sub.add_parser(
+        "upgrade",
+        help="apply the database migrations",
+        description="apply the database migrations",
+        parents=[common],
+    )
     return p
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    return load_config(find_config(args.config))
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = Path(args.config or "config.yaml")
+    write_initial_config(path)
+    print(
+        f"Wrote {path} with a fresh privacy.hash_secret (keep it secret and never change it).\n"
+        "Next: in Telegram, talk to @BotFather, send /newbot, and put the token it gives you "
+        f"in {path} under telegram: token: (or in the environment variable "
+        "DISTRIKTSBOT_TOKEN).\n"
+        "Then: distriktsbot run"
+        + ("" if path.resolve() == Path("config.yaml").resolve() else f" --config {path}")
+    )
+    return 0
 
 
 def _knowledge(args: argparse.Namespace, cfg: Config, path: str | None = None) -> KnowledgeBase:
@@ -84,22 +124,38 @@ def _match_json(m: Match) -> dict[str, Any]:
     }
 
 
-def cmd_match(matcher: Matcher, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    """Read JSON Lines, write the same objects with topic/score/alternatives added."""
-    bad = 0
-    buffer = stdin.buffer if hasattr(stdin, "buffer") else None
-    lines = (
-        (raw.decode("utf-8", errors="replace") for raw in buffer) if buffer is not None else stdin
-    )
-    for no, raw_line in enumerate(lines, 1):
-        line = raw_line.strip()
-        if not line:
-            continue
-        error = None
+def _input_lines(stdin: TextIO) -> Iterator[tuple[str | None, str | None]]:
+    """Each input line as (text, None), or (None, error) when it is not UTF-8. A byte-order mark
+    at the start is accepted; the line ending is dropped."""
+    buffer: BinaryIO | None = getattr(stdin, "buffer", None)
+    if buffer is None:  # a text stream (tests): already decoded
+        for no, line in enumerate(stdin, 1):
+            yield (line.removeprefix("\ufeff") if no == 1 else line), None
+        return
+    for no, raw in enumerate(buffer, 1):
+        if no == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            obj, error = {}, f"not valid JSON ({exc.msg})"
+            yield raw.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
+
+
+def cmd_match(matcher: Matcher, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    """Read JSON Lines, write the same objects with topic/score/alternatives added: one line out
+    per line in, always (a bad or blank line gets an error object naming it)."""
+    bad = 0
+    for no, (raw_line, error) in enumerate(_input_lines(stdin), 1):
+        obj: Any = {}
+        if raw_line is not None:
+            line = raw_line.strip()
+            if not line:
+                error = "empty line"
+            else:
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    obj, error = {}, f"not valid JSON ({exc.msg})"
         if error is None and (not isinstance(obj, dict) or not isinstance(obj.get("text"), str)):
             obj, error = {}, 'expected an object with a "text" string'
         if error is not None:
@@ -146,7 +202,7 @@ async def _chat(cfg: Config, kb: KnowledgeBase) -> int:
 
 
 async def _ask(cfg: Config, kb: KnowledgeBase, question: str, as_json: bool) -> int:
-    from bot.console import render_text
+    from bot.console import render_text, terminal_width
 
     async with open_services(cfg, kb, storage=StorageMode.NONE) as services:
         dialogue = services.dialogue
@@ -166,7 +222,7 @@ async def _ask(cfg: Config, kb: KnowledgeBase, question: str, as_json: bool) -> 
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        text, _ = render_text(reply)
+        text, _ = render_text(reply, terminal_width())
         print(text)
     return 0
 
@@ -225,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "init":  # before reading any config: there may be none yet
+        return _init(args)
     cfg = _config(args)
     if args.command == "run":
         from handlers.app import run_bot

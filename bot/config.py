@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import secrets
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +22,12 @@ from urllib.parse import urlparse
 import yaml
 
 from bot.storage import DEFAULT_DATABASE_URL
+from bot.yaml_errors import explain_yaml_error
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_CONFIG = "config.yaml"
+"""Read from the working directory when no --config is given."""
+SECRET_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 ENV = {
     "telegram.token": "DISTRIKTSBOT_TOKEN",
     "privacy.hash_secret": "DISTRIKTSBOT_HASH_SECRET",
@@ -76,6 +82,16 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     log_level: str = "INFO"
     base_dir: str = field(default=".", metadata={"internal": True})
+    file: str = field(default="", metadata={"internal": True})  # the config file read, if any
+
+    def describe_file(self) -> str:
+        """Which config file was read, for the start-up log line and error messages."""
+        if self.file:
+            return self.file
+        return (
+            f"none (no ./{DEFAULT_CONFIG} in {Path.cwd()}; pass one with --config FILE, "
+            "or write one with `distriktsbot init`)"
+        )
 
     def knowledge_path(self) -> Path:
         """The knowledge folder: relative to the config file, else the working directory, else
@@ -89,21 +105,48 @@ class Config:
         return Path(self.base_dir) / path
 
     def require_for_run(self) -> None:
-        """Check what `distriktsbot run` needs beyond a valid file."""
+        """Check what `distriktsbot run` needs beyond a valid file: every problem in one message,
+        each with what to do about it."""
+        where = self.file or f"./{DEFAULT_CONFIG}"
+        problems: list[str] = []
         if not self.telegram.token:
-            raise ConfigError(
-                "telegram.token: missing; set it in the config file or in the environment "
-                "variable DISTRIKTSBOT_TOKEN"
+            problems.append(
+                "telegram.token: missing. In Telegram, talk to @BotFather, send /newbot and copy "
+                f"the token it answers with (123456:ABC…) into {where} under telegram: token:, "
+                "or into the environment variable DISTRIKTSBOT_TOKEN."
             )
-        if not self.privacy.hash_secret:
-            raise ConfigError(
-                "privacy.hash_secret: missing; set a long random string in the config file or in "
-                "DISTRIKTSBOT_HASH_SECRET (votes are stored under a keyed hash of the user id)"
+        secret = self.privacy.hash_secret
+        if len(secret) < 16:
+            what = "missing" if not secret else "too short (at least 16 random characters)"
+            problems.append(
+                f"privacy.hash_secret: {what}. Generate one ONCE with\n"
+                f"      {SECRET_COMMAND}\n"
+                f"    and paste it into {where} under privacy: hash_secret:, or into the "
+                "environment variable DISTRIKTSBOT_HASH_SECRET where the bot's service is "
+                "defined. Keep it stable and secret: votes are stored under pseudonyms keyed by "
+                "it, and a new secret makes every earlier vote unlinkable (do not put the "
+                "command itself in a startup script: it makes a new secret each time)."
             )
-        if len(self.privacy.hash_secret) < 16:
-            raise ConfigError("privacy.hash_secret: too short; use at least 16 random characters")
         if self.telegram.mode == "webhook" and not self.telegram.webhook.url:
-            raise ConfigError("telegram.webhook.url: required when telegram.mode is 'webhook'")
+            problems.append(
+                "telegram.webhook.url: required when telegram.mode is 'webhook' (the public "
+                "https:// address Telegram posts updates to)"
+            )
+        if not problems:
+            return
+        hint = ""
+        if not self.file:
+            hint = (
+                f"\nNo config file was read (no ./{DEFAULT_CONFIG} in {Path.cwd()}). "
+                "`distriktsbot init` writes one with a fresh secret; or pass one with "
+                "--config FILE."
+            )
+        raise ConfigError(
+            f"cannot start the bot, {len(problems)} setting(s) missing or invalid "
+            f"(config file: {self.file or 'none'}):\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + hint
+        )
 
 
 def _validate(cfg: Config) -> None:
@@ -203,32 +246,89 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         node[last] = value
 
 
+def find_config(explicit: str | Path | None) -> Path | None:
+    """The config file to read: the one given, else ./config.yaml if there is one, else none."""
+    if explicit is not None:
+        return Path(explicit)
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the config file (if any) and the environment; raise ConfigError naming a bad key."""
     environ = os.environ if environ is None else environ
     data: Any = {}
     base_dir = "."
+    file = ""
     if path is not None:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigError(f"{p}: no such config file (copy config.example.yaml)") from None
+            raise ConfigError(
+                f"{p}: no such config file (`distriktsbot init` writes one with a fresh secret)"
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot read: {exc}") from None
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(
-                f"{p}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
-            ) from None
+            explained = explain_yaml_error(exc, echo=False)  # the parser may quote a secret
+            where = f":{explained.line}" if explained.line is not None else ""
+            raise ConfigError(f"{p}{where}: {explained.message}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: must be a mapping of keys at the top level")
         base_dir = str(p.resolve().parent)
+        file = str(p.resolve())
     _apply_env(data, environ)
     cfg: Config = _build(Config, data, "")
-    cfg = dataclasses.replace(cfg, base_dir=base_dir)
+    cfg = dataclasses.replace(cfg, base_dir=base_dir, file=file)
     _validate(cfg)
     return cfg
+
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.yaml"
+_SECRET_LINE = re.compile(r'^(  hash_secret:) ""[ \t]*$', re.MULTILINE)
+_MINIMAL_CONFIG = """\
+# Every key is documented in config.example.yaml (in the repository).
+telegram:
+  # The bot token from @BotFather (Telegram: /newbot). Required for `distriktsbot run`.
+  # Or leave it empty and set the environment variable DISTRIKTSBOT_TOKEN.
+  token: ""
+privacy:
+  hash_secret: ""
+"""
+
+
+def write_initial_config(path: Path, example: Path = EXAMPLE_CONFIG) -> None:
+    """Write a first config file: the documented example with a fresh privacy.hash_secret.
+    Never overwrites: an existing file is a ConfigError. The file is readable by its owner only
+    (it holds a secret)."""
+    try:
+        template = example.read_text(encoding="utf-8")
+    except OSError:  # installed without the repository: a short file that points to the docs
+        template = _MINIMAL_CONFIG
+    secret = secrets.token_urlsafe(32)
+    text, count = _SECRET_LINE.subn(
+        lambda m: (
+            "  # Generated by `distriktsbot init`. Keep it secret and never change it: votes are\n"
+            "  # stored under pseudonyms keyed by it.\n"
+            f'{m.group(1)} "{secret}"'
+        ),
+        template,
+        count=1,
+    )
+    if count != 1:
+        raise ConfigError(f"{example}: has no empty `privacy: hash_secret:` line to fill in")
+    header = "# Written by `distriktsbot init` (with a fresh privacy.hash_secret).\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(
+            f"{path}: already exists; not overwritten (its hash secret must stay the same). "
+            "Edit it, or move it away first."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(header + text)

@@ -1,21 +1,81 @@
 """The conversation in a terminal: the same dialogue and replies as on Telegram, as plain text.
 
-Actions are shown as numbered choices; typing the number presses the button. Commands (/emner,
-/hjelp, /del, /stopp, /slettmeg) work as on Telegram; /slutt or an empty line at EOF ends.
+Actions are shown as numbered choices; typing the number presses the button, but only while
+those choices are on screen (the last reply's). Commands (/emner, /hjelp, /del, /stopp,
+/slettmeg) work as on Telegram. `avslutt`, `ha det`, `exit`, `quit` (or /slutt, or Ctrl+D) end
+the chat; the welcome and /hjelp say so. Text is wrapped to the terminal's width, the prompt
+prefix counted, and words are never broken.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
+from bot import messages
 from bot.dialogue import Dialogue, Person
-from bot.reply import BlockKind, Do, Reply
+from bot.reply import Block, BlockKind, Do, Reply
 
 CONSOLE_PERSON = Person(user_id=1, chat_id=1)
 PROMPT = "du> "
-QUIT = {"/slutt", "/quit", "/exit", "/avslutt"}
+BOT_PREFIX = "bot> "
+QUIT_WORDS = frozenset(
+    {"avslutt", "ha det", "ha det bra", "hadet", "exit", "quit"}
+    | {"/slutt", "/avslutt", "/quit", "/exit"}
+)
+"""What ends the chat (compared lower-cased, without trailing punctuation). Never sent to the
+dialogue, so never stored as an unanswered question."""
+MIN_WIDTH = 20
+_HELP_COMMANDS = {"start", "hjelp", "help"}
+
+
+def is_quit(line: str) -> bool:
+    return line.strip().lower().rstrip(".!? ") in QUIT_WORDS
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (COLUMNS, else the terminal itself, else 80)."""
+    return shutil.get_terminal_size(fallback=(80, 24)).columns
+
+
+def _fill(text: str, width: int, first: str = "", rest: str = "") -> str:
+    """Wrap each line of `text` to `width`, never breaking a word (a longer word, e.g. a URL,
+    stands alone on its line)."""
+    out = []
+    for line in text.split("\n"):
+        if not line.strip():
+            out.append("")
+            continue
+        out.append(
+            textwrap.fill(
+                line,
+                max(width, MIN_WIDTH),
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+        first = rest
+    return "\n".join(out)
+
+
+def _row_lines(cells: list[str], width: int) -> list[str]:
+    """A row of choices on as few lines as fit the width, breaking only between choices."""
+    lines: list[str] = []
+    for cell in cells:
+        if len(cell) > width:  # a long label: wrapped under itself, after its number
+            hang = " " * (cell.index("] ") + 2 if cell.startswith("[") else 0)
+            lines.extend(_fill(cell, width, "", hang).split("\n"))
+            lines.append("")  # nothing joins a wrapped label's last line
+        elif lines and lines[-1] and len(lines[-1]) + 3 + len(cell) <= width:
+            lines[-1] += "   " + cell
+        else:
+            lines.append(cell)
+    return [line for line in lines if line]
 
 
 def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str]]]:
@@ -23,13 +83,11 @@ def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str
     out: list[str] = []
     for block in reply.blocks:
         if block.kind is BlockKind.TITLE:
-            out.append(block.text.upper())
+            out.append(_fill(block.text.upper(), width))
         elif block.kind is BlockKind.FACT:
-            out.append(
-                textwrap.fill(block.text, width, initial_indent="  • ", subsequent_indent="    ")
-            )
+            out.append(_fill(block.text, width, "  • ", "    "))
         else:
-            out.append(textwrap.fill(block.text, width) if "\n" not in block.text else block.text)
+            out.append(_fill(block.text, width))
     choices: list[tuple[int, str]] = []
     lines = []
     for row in reply.rows:
@@ -40,16 +98,25 @@ def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str
                 continue
             choices.append((len(choices) + 1, action.encode()))
             cells.append(f"[{len(choices)}] {action.label}")
-        lines.append("   ".join(cells))
+        lines.extend(_row_lines(cells, width))
     if lines:
         out.append("\n".join(lines))
     return "\n\n".join(out), choices
 
 
+def _with_quit_hint(reply: Reply) -> Reply:
+    note = Block(BlockKind.NOTE, messages.CONSOLE_QUIT)
+    return dataclasses.replace(reply, blocks=(*reply.blocks, note))
+
+
 async def run_console(
-    dialogue: Dialogue, read: Callable[[], str] | None = None, out: TextIO | None = None
+    dialogue: Dialogue,
+    read: Callable[[], str] | None = None,
+    out: TextIO | None = None,
+    width: int | None = None,
 ) -> None:
-    """Chat until /slutt or end of input. `read` raises EOFError at the end (like input())."""
+    """Chat until a quit word or end of input. `read` raises EOFError at the end (like input()).
+    `width` is the terminal's (measured when not given)."""
     import sys
 
     stream = out or sys.stdout
@@ -57,13 +124,20 @@ async def run_console(
         sys.stdin.reconfigure(errors="replace")  # undecodable bytes must not end the chat
     reader = read or (lambda: input(PROMPT))
     person = CONSOLE_PERSON
+    columns = width or terminal_width()
+    indent = " " * len(BOT_PREFIX)
+
+    def say(text: str) -> None:
+        lines = text.split("\n")
+        shown = [BOT_PREFIX + lines[0]] + [indent + line if line else "" for line in lines[1:]]
+        print("\n" + "\n".join(shown) + "\n", file=stream, flush=True)
 
     def show(reply: Reply) -> list[tuple[int, str]]:
-        text, choices = render_text(reply)
-        print(f"\nbot> {text}\n", file=stream, flush=True)
+        text, choices = render_text(reply, columns - len(BOT_PREFIX))
+        say(text)
         return choices
 
-    choices = show(await dialogue.command(person, "start"))
+    choices = show(_with_quit_hint(await dialogue.command(person, "start")))
     while True:
         try:
             line = reader().strip()
@@ -72,17 +146,25 @@ async def run_console(
             break
         if not line:
             continue
-        if line.lower() in QUIT:
+        if is_quit(line):
             break
-        if line.isdigit() and choices:
+        if line.isdigit():
+            # a number is a choice only while choices are on screen
+            if not choices:
+                say(_fill(messages.CONSOLE_NOTHING_TO_CHOOSE, columns - len(BOT_PREFIX)))
+                continue
             picked = dict(choices).get(int(line))
             if picked is None:
-                print(f"(velg et tall fra 1 til {len(choices)})", file=stream)
+                say(_fill(messages.CONSOLE_NO_SUCH_CHOICE, columns - len(BOT_PREFIX)))
                 continue
             choices = show(await dialogue.press(person, picked))
         elif line.startswith("/"):
             name, _, arg = line[1:].partition(" ")
-            choices = show(await dialogue.command(person, name.split("@")[0], arg))
+            name = name.split("@")[0]
+            reply = await dialogue.command(person, name, arg)
+            if name.lower() in _HELP_COMMANDS:
+                reply = _with_quit_hint(reply)
+            choices = show(reply)
         else:
             choices = show(await dialogue.ask(person, line))
-    print("Ha det bra!", file=stream)
+    print(messages.CONSOLE_BYE, file=stream)

@@ -81,8 +81,10 @@ class Dialogue:
     async def ask(self, person: Person | None, text: str) -> Reply:
         """Answer a free-text question."""
         text = clean(text[:MAX_QUESTION_CHARS])
-        if not words(text):
-            # emoji, punctuation, nothing: no question to answer, and none worth logging
+        folded = words(text)
+        if not folded or all(w.isdigit() for w in folded):
+            # emoji, punctuation, a lone number, nothing: no question to answer, and none
+            # worth logging as unanswered
             if text.strip():
                 return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"noise"}))
             return self.menu_reply(messages.EMPTY, tags=frozenset({"empty"}))
@@ -128,8 +130,12 @@ class Dialogue:
             if topic is None and arg:
                 m = self.matcher.match(arg)
                 topic = self.kb.topic(m.topic_id) if m.topic_id else None
-            if topic is None:
-                return self.menu_reply(messages.SHARE_USAGE)
+            if topic is None:  # the choices lead to the share text, not to the answer
+                return Reply(
+                    (Block(BlockKind.TEXT, messages.SHARE_USAGE),),
+                    self._menu_rows(Do.SHARE),
+                    tags=frozenset({"share-menu"}),
+                )
             return self.share_reply(topic)
         if name == "stopp":
             return await self.unsubscribe(person)
@@ -320,10 +326,10 @@ class Dialogue:
             raise StorageError("no database is configured")
         return self.storage
 
-    def _menu_rows(self) -> tuple[tuple[Action, ...], ...]:
+    def _menu_rows(self, do: Do = Do.TOPIC) -> tuple[tuple[Action, ...], ...]:
         topics = self.kb.topics
         return tuple(
-            tuple(Action(Do.TOPIC, t.title, t.id) for t in topics[i : i + 2])
+            tuple(Action(do, t.title, t.id) for t in topics[i : i + 2])
             for i in range(0, len(topics), 2)
         )
 

@@ -97,7 +97,11 @@ def read_labelled(path: Path, known_topics: Sequence[str]) -> list[Labelled]:
             raise LabelError(f"{path}:{no}: not valid JSON: {exc.msg}") from exc
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise LabelError(f'{path}:{no}: expected an object with a "text" string')
-        topics = obj.get("topics", [])
+        if "topics" not in obj:  # never a silent "must decline"
+            raise LabelError(
+                f'{path}:{no}: no "topics" (a list of topic ids; [] means the bot must decline)'
+            )
+        topics = obj["topics"]
         if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
             raise LabelError(f'{path}:{no}: "topics" must be a list of topic ids')
         unknown = [t for t in topics if t not in known_topics]

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from rapidfuzz import process
 
+from bot.yaml_errors import MAPPING_FOUND, explain_yaml_error, id_advice
+
 TOPIC_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 MAX_FILE_BYTES = 2_000_000
@@ -254,7 +256,7 @@ def _type_name(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
-        return "a mapping"
+        return MAPPING_FOUND
     return type(value).__name__
 
 
@@ -281,10 +283,8 @@ def _check_file(name: str, text: str) -> _FileResult:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = int(mark.line) + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return _FileResult(problems=[Problem(name, line, "", f"not valid YAML: {reason}")])
+        explained = explain_yaml_error(exc, text)  # parser jargon -> what to do, for admins
+        return _FileResult(problems=[Problem(name, explained.line, "", explained.message)])
     lines = _Lines(root)
     ck = _FileChecker(name, lines)
     result = _FileResult(problems=ck.problems)  # the checker appends to this very list
@@ -302,7 +302,7 @@ def _check_file(name: str, text: str) -> _FileResult:
 
         area_id = field_text("id")
         if area_id is not None and not TOPIC_ID.match(area_id):
-            ck.fail(["area", "id"], f"'{area_id}' must be lower-case letters, digits and dashes")
+            ck.fail(["area", "id"], id_advice(area_id))
         title, intro, question = field_text("title"), field_text("intro"), field_text("question")
         raw_replies = ck.mapping(
             raw_area.get("replies"), ["area", "replies"], _REPLY_KEYS, _REPLY_KEYS
@@ -343,7 +343,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         return None
     topic_id = ck.text(t.get("id"), [*path, "id"]) if "id" in t else None
     if topic_id is not None and not TOPIC_ID.match(topic_id):
-        ck.fail([*path, "id"], f"'{topic_id}' must be lower-case letters, digits and dashes")
+        ck.fail([*path, "id"], id_advice(topic_id))
     if topic_id is not None and len(topic_id) > 40:
         ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
     title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
@@ -476,7 +476,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                     Problem(where, line, f"{topic.id}.related", "lists the topic itself")
                 )
             elif rel not in ids:
-                hint = _suggest(rel, ids)
+                hint = _suggest(rel, {i for i in ids if TOPIC_ID.match(i)})  # only valid ids
                 problems.append(
                     Problem(where, line, f"{topic.id}.related", f"unknown topic id '{rel}'{hint}")
                 )

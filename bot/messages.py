@@ -79,3 +79,13 @@ BUTTON_MENU = "Alle emner"
 SUBSCRIBE_PRIVATELY = (
     "Nyhetsbrevet meldes du på personlig: send meg en privat melding og trykk på knappen der."
 )
+
+# --- the console chat (`distriktsbot chat`) only ---------------------------------------------
+CONSOLE_QUIT = (
+    "Skriv «avslutt» (eller «ha det», «exit», «quit») for å avslutte, eller trykk Ctrl+D."
+)
+CONSOLE_NOTHING_TO_CHOOSE = (
+    "Det er ingenting å velge akkurat nå. Skriv et spørsmål, eller /emner for å se emnene."
+)
+CONSOLE_NO_SUCH_CHOICE = "Det tallet finnes ikke blant valgene. Velg et av tallene i klammer."
+CONSOLE_BYE = "Ha det bra!"

@@ -128,6 +128,12 @@ def _use_uvloop() -> None:
 def run_bot(cfg: Config, kb: KnowledgeBase) -> int:
     """Run until stopped (Ctrl+C / SIGTERM). Returns the exit status."""
     configure_logging(cfg)
+    log.info(
+        "starting: config file %s; knowledge %s (%d topics)",
+        cfg.describe_file(),
+        ", ".join(kb.files),
+        len(kb.topics),
+    )
     _use_uvloop()
     app = build_application(cfg, kb)
     try:

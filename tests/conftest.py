@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "knowledge"
 SHIPPED_YAML = KNOWLEDGE_DIR / "distriktspolitikk.yaml"
 # The party's own text, which the knowledge is curated from and the faithfulness tests check
-# against; and the labelled question sets. All in the repository (../shared is only where new
-# material arrives).
+# against; and the labelled question sets. All in the repository (the shared folder is only
+# where new material arrives; tests/test_standalone.py keeps it that way).
 SOURCE_TEXT = ROOT / "docs" / "source" / "distriktspolitikk.txt"
 DEV_QUESTIONS = ROOT / "tests" / "data" / "dev-questions.jsonl"
 DEV_QUESTIONS_HARD = ROOT / "tests" / "data" / "dev-questions-hard.jsonl"

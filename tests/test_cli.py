@@ -16,7 +16,7 @@ import pytest
 
 from bot import messages
 from bot.cli import main
-from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, ROOT, VALID_AREA, area_yaml
+from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, VALID_AREA, area_yaml
 
 WriteKb = Callable[..., Path]
 QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
@@ -43,7 +43,7 @@ def run_bot(
     env["PYTHONIOENCODING"] = "utf-8"
     proc = subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
+        cwd=Path.cwd(),  # tmp_path (clean_environment): no ./config.yaml of the developer's
         input=stdin,
         env=env,
         capture_output=True,
@@ -160,16 +160,15 @@ def test_match_a_bad_line_is_named_and_the_output_stays_aligned(
     main(["match"])
     captured = capsys.readouterr()
     out = jsonl(captured.out)
-    assert [o.get("topic") for o in out] == ["fergetakster", None, None, None, "bredband"]
+    # one line out per line in, the blank line 3 included
+    assert [o.get("topic") for o in out] == ["fergetakster", None, None, None, None, "bredband"]
     assert out[0]["n"] == 1
     assert out[1]["line"] == 2 and "JSON" in str(out[1]["error"])
-    assert out[2]["line"] == 4 and out[2]["error"]
-    assert out[3]["line"] == 5 and out[3]["error"]
+    assert out[2]["line"] == 3 and out[2]["error"] == "empty line"
+    assert out[3]["line"] == 4 and out[3]["error"]
+    assert out[4]["line"] == 5 and out[4]["error"]
     err_lines = captured.err.splitlines()
-    assert len(err_lines) == 3
-    assert err_lines[0].startswith("line 2:")
-    assert err_lines[1].startswith("line 4:")
-    assert err_lines[2].startswith("line 5:")
+    assert [line.split(":")[0] for line in err_lines] == ["line 2", "line 3", "line 4", "line 5"]
 
 
 def test_match_binary_garbage_does_not_traceback() -> None:
@@ -180,9 +179,15 @@ def test_match_binary_garbage_does_not_traceback() -> None:
     assert "Traceback" not in proc.stderr
     out = jsonl(proc.stdout)
     assert len(out) == 4
-    assert out[1]["topic"] == "fergetakster"
     assert out[3]["topic"] == "landbruk"
-    assert "line 1" in proc.stderr and "line 3" in proc.stderr
+    # undecodable bytes are an error naming the line, never a silently mangled question
+    assert [o.get("line") for o in out[:3]] == [1, 2, 3]
+    assert all("UTF-8" in str(o["error"]) and o["topic"] is None for o in out[:3])
+    assert [line.split(":")[0] for line in proc.stderr.splitlines()] == [
+        "line 1",
+        "line 2",
+        "line 3",
+    ]
 
 
 def test_match_empty_input(
@@ -384,3 +389,125 @@ def test_chat_survives_undecodable_input() -> None:
     assert messages.DONT_KNOW.split(".")[0] in proc.stdout
     assert "Halvere fergetakstene." in proc.stdout
     assert "Ha det bra!" in proc.stdout
+
+
+# --- the edges of the input, as a real process -----------------------------------------------
+
+
+def test_match_blank_lines_get_an_aligned_error_object() -> None:
+    lines = [b'{"text": "ferje"}', b"", b"   ", b'{"text": "bredb\xc3\xa5nd"}', b"\t"]
+    proc = run_bot("match", stdin=b"\n".join(lines) + b"\n")
+    assert "Traceback" not in proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == len(lines)  # one line out per line in, always
+    assert [o["topic"] for o in out] == ["fergetakster", None, None, "bredband", None]
+    for no in (2, 3, 5):
+        assert out[no - 1]["line"] == no and out[no - 1]["error"] == "empty line"
+    assert [line.split(":")[0] for line in proc.stderr.splitlines()] == [
+        "line 2",
+        "line 3",
+        "line 5",
+    ]
+
+
+def test_match_accepts_a_byte_order_mark() -> None:
+    data = b'\xef\xbb\xbf{"text": "Blir ferja billigere?"}\r\n{"text": "landbruk"}\r\n'
+    proc = run_bot("match", stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["topic"] for o in out] == ["fergetakster", "landbruk"]
+    assert out[0]["text"] == "Blir ferja billigere?"  # the BOM is not part of the text
+
+
+def test_match_invalid_utf8_is_an_error_naming_the_line_not_mangled_text() -> None:
+    data = b'{"text": "ferje"}\n{"text": "bredb\xe5nd"}\n{"text": "landbruk"}\n'  # Latin-1 å
+    proc = run_bot("match", stdin=data)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 3
+    assert out[1] == {
+        "line": 2,
+        "error": out[1]["error"],
+        "topic": None,
+        "score": 0.0,
+        "alternatives": [],
+    }
+    assert "UTF-8" in out[1]["error"]
+    assert "\ufffd" not in proc.stdout  # nothing was silently replaced
+    assert proc.stderr.startswith("line 2:") and "UTF-8" in proc.stderr
+    assert [out[0]["topic"], out[2]["topic"]] == ["fergetakster", "landbruk"]
+
+
+def test_eval_a_line_without_topics_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(
+        '{"text": "Blir ferja billigere?", "topics": ["fergetakster"]}\n'
+        '{"text": "Hva mener dere om abort?", "topics": []}\n'
+        '{"text": "Kva med breibandet?"}\n',
+        encoding="utf-8",
+    )
+    proc = run_bot("eval", str(labelled))
+    assert proc.returncode == 2, proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""  # no figures from a file that says nothing about line 3
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1
+    assert f"{labelled}:3:" in err[0] and '"topics"' in err[0]
+
+
+# --- --help ---------------------------------------------------------------------------------
+
+SUBCOMMANDS = ("init", "chat", "ask", "match", "check", "eval", "run", "db")
+# common Norwegian words; the help speaks English throughout (quoted commands aside)
+NORWEGIAN = re.compile(r"\b(og|på|er|som|ikke|med|til|av|det|for å|spørsmål|svarer)\b", re.I)
+
+
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def _english(text: str) -> bool:
+    unquoted = re.sub(r"«[^»]*»|`[^`]*`|\"[^\"]*\"|'[^']*'", "", text)
+    # the quit words of the chat are Norwegian by nature: they are named, not written in
+    unquoted = re.sub(r"avslutt, ha det", "", unquoted)
+    return NORWEGIAN.search(unquoted) is None
+
+
+def test_help_lists_every_subcommand_with_a_one_line_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = _help(capsys)
+    assert _english(text), text
+    listed = {}
+    for line in text.splitlines():
+        found = re.match(r"^    (\w+)\s{2,}(\S.*)$", line)
+        if found:
+            listed[found.group(1)] = found.group(2)
+    assert set(SUBCOMMANDS) <= set(listed), text
+    for name in SUBCOMMANDS:
+        assert len(listed[name]) > 10, (name, listed[name])
+
+
+@pytest.mark.parametrize("name", [*SUBCOMMANDS, "db upgrade"])
+def test_each_subcommand_help_opens_with_its_description(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    text = _help(capsys, *name.split())
+    assert _english(text), text
+    paragraphs = text.split("\n\n")
+    assert paragraphs[0].startswith("usage: distriktsbot")
+    assert len(paragraphs[1].strip()) > 10 and not paragraphs[1].startswith(
+        ("positional", "options")
+    ), text
+
+
+def test_chat_help_says_how_to_quit(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(_help(capsys, "chat").split())
+    assert "quit" in text.lower()
+    for word in ("avslutt", "ha det", "exit", "quit", "Ctrl+D"):
+        assert word in text

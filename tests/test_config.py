@@ -4,6 +4,9 @@ environment overrides."""
 from __future__ import annotations
 
 import dataclasses
+import shlex
+import subprocess
+import sys
 import textwrap
 import typing
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, find_config, load_config, write_initial_config
 from tests.conftest import ROOT
 
 TOKEN = "123456789:AAHsEcReTtOkEn-abcdefghijklmnopqrs"
@@ -215,6 +218,9 @@ def test_a_list_at_the_top_level(tmp_path: Path) -> None:
         f'telegram:\n  token: ["{TOKEN}"]\n',
         f'telegram:\n  base_url: "https://api.telegram.org/bot{TOKEN}"\n  mode: x\n',
         f'telegram:\n  token: "{TOKEN}"\ndatabase:\n  url: "mysql://x"\n',
+        f"telegram:\n  token: !{TOKEN}\n",  # YAML errors that would quote the value
+        f"telegram:\n  token: *{TOKEN.replace(':', '')}\n",
+        f"telegram:\n  token: {TOKEN}: x\n",
     ],
 )
 def test_the_token_never_appears_in_an_error(tmp_path: Path, text: str) -> None:
@@ -280,12 +286,23 @@ def test_a_bad_database_url_from_the_environment_is_named(tmp_path: Path) -> Non
 # --- what `run` needs ----------------------------------------------------------------------
 
 
+def problems_of(message: str) -> list[str]:
+    """The settings a require_for_run() message lists, one per indented line, in order."""
+    return [
+        line.strip().split(":", 1)[0]
+        for line in message.splitlines()
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
+
+
 def test_run_needs_a_token(tmp_path: Path) -> None:
     cfg = load_config(None, environ={"DISTRIKTSBOT_HASH_SECRET": HASH_SECRET})
     with pytest.raises(ConfigError) as info:
         cfg.require_for_run()
-    assert str(info.value).startswith("telegram.token:")
-    assert "DISTRIKTSBOT_TOKEN" in str(info.value)
+    message = str(info.value)
+    assert problems_of(message) == ["telegram.token"]
+    assert "DISTRIKTSBOT_TOKEN" in message
+    assert "@BotFather" in message and "/newbot" in message
 
 
 def test_run_needs_a_hash_secret(tmp_path: Path) -> None:
@@ -293,9 +310,49 @@ def test_run_needs_a_hash_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         cfg.require_for_run()
     message = str(info.value)
-    assert message.startswith("privacy.hash_secret:")
+    assert problems_of(message) == ["privacy.hash_secret"]
     assert "DISTRIKTSBOT_HASH_SECRET" in message
     assert TOKEN not in message
+
+
+def test_everything_missing_is_listed_at_once_with_what_to_do(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "telegram:\n  mode: webhook\n"), environ={})
+    with pytest.raises(ConfigError) as info:
+        cfg.require_for_run()
+    message = str(info.value)
+    assert problems_of(message) == ["telegram.token", "privacy.hash_secret", "telegram.webhook.url"]
+    assert str(tmp_path / "config.yaml") in message  # which file was read
+    assert "stable" in message  # the secret must not change between runs
+
+
+def test_the_secret_command_in_the_message_makes_a_secret_that_is_accepted(
+    tmp_path: Path,
+) -> None:
+    """The message gives the exact command; running it gives a secret `run` accepts."""
+    cfg = load_config(None, environ={"DISTRIKTSBOT_TOKEN": TOKEN})
+    with pytest.raises(ConfigError) as info:
+        cfg.require_for_run()
+    commands = [
+        line.strip() for line in str(info.value).splitlines() if line.strip().startswith("python")
+    ]
+    assert len(commands) == 1, info.value
+    argv = shlex.split(commands[0])
+    argv[0] = sys.executable
+    secret = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    environ = {"DISTRIKTSBOT_TOKEN": TOKEN, "DISTRIKTSBOT_HASH_SECRET": secret}
+    load_config(None, environ=environ).require_for_run()  # no error
+
+
+def test_without_a_file_the_message_says_none_was_read_and_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(find_config(None), environ={})
+    with pytest.raises(ConfigError) as info:
+        cfg.require_for_run()
+    message = str(info.value)
+    assert "No config file was read" in message
+    assert "--config" in message and "distriktsbot init" in message
 
 
 def test_run_needs_a_long_enough_hash_secret(tmp_path: Path) -> None:
@@ -304,7 +361,8 @@ def test_run_needs_a_long_enough_hash_secret(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as info:
         cfg.require_for_run()
-    assert str(info.value).startswith("privacy.hash_secret:")
+    assert problems_of(str(info.value)) == ["privacy.hash_secret"]
+    assert "short" in str(info.value).split("privacy.hash_secret:", 1)[1]
 
 
 def test_webhook_mode_needs_a_url(tmp_path: Path) -> None:
@@ -314,8 +372,74 @@ def test_webhook_mode_needs_a_url(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as info:
         cfg.require_for_run()
-    assert str(info.value).startswith("telegram.webhook.url:")
+    assert problems_of(str(info.value)) == ["telegram.webhook.url"]
     assert TOKEN not in str(info.value)
+
+
+# --- the default file and `distriktsbot init` ------------------------------------------------
+
+
+def test_config_yaml_in_the_working_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_config(None) is None
+    (tmp_path / "config.yaml").write_text("log_level: DEBUG\n", encoding="utf-8")
+    found = find_config(None)
+    assert found is not None
+    cfg = load_config(found, environ={})
+    assert cfg.log_level == "DEBUG"
+    assert cfg.file == str(tmp_path / "config.yaml")
+    assert cfg.describe_file() == str(tmp_path / "config.yaml")
+    # an explicit file wins
+    other = tmp_path / "other.yaml"
+    other.write_text("log_level: ERROR\n", encoding="utf-8")
+    assert find_config(str(other)) == other
+
+
+def test_init_writes_the_documented_example_with_a_fresh_secret(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    write_initial_config(first)
+    write_initial_config(second)
+    one = load_config(first, environ={})
+    two = load_config(second, environ={})
+    assert len(one.privacy.hash_secret) >= 32
+    assert one.privacy.hash_secret != two.privacy.hash_secret
+    # apart from the secret, the defaults of the documented example
+    example = load_config(ROOT / "config.example.yaml", environ={})
+    assert dataclasses.replace(one, privacy=example.privacy, base_dir="", file="") == (
+        dataclasses.replace(example, base_dir="", file="")
+    )
+    assert first.stat().st_mode & 0o077 == 0  # the file holds a secret: owner only
+    # every comment of the example is kept (the keys stay documented)
+    example_comments = [
+        line for line in (ROOT / "config.example.yaml").read_text().splitlines() if "#" in line
+    ]
+    written = first.read_text()
+    assert all(line in written for line in example_comments)
+    # with the secret, only the token is missing
+    with pytest.raises(ConfigError) as info:
+        one.require_for_run()
+    assert problems_of(str(info.value)) == ["telegram.token"]
+
+
+def test_init_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("privacy:\n  hash_secret: the-one-my-votes-are-stored-under\n")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        write_initial_config(path)
+    assert "already exists" in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_init_without_the_example_writes_a_short_valid_file(tmp_path: Path) -> None:
+    """Installed without the repository (no config.example.yaml beside the code)."""
+    path = tmp_path / "config.yaml"
+    write_initial_config(path, example=tmp_path / "missing.example.yaml")
+    cfg = load_config(path, environ={})
+    assert len(cfg.privacy.hash_secret) >= 32
+    assert "config.example.yaml" in path.read_text()
 
 
 def test_knowledge_path_is_relative_to_the_config_file(tmp_path: Path) -> None:

@@ -397,6 +397,32 @@ async def test_del_gives_a_forwardable_text_with_a_deep_link(
     assert by_words.topic_id == "fergetakster"
 
 
+async def test_del_without_a_topic_offers_choices_that_lead_to_the_share_text(
+    dialogue: Dialogue, kb: KnowledgeBase, person: Person
+) -> None:
+    """/del alone lists the topics; picking one gives the text to forward, not the answer."""
+    menu = await dialogue.command(person, "del")
+    assert menu.blocks[0].text == messages.SHARE_USAGE
+    assert [a.topic_id for a in menu.actions if a.do is Do.SHARE] == list(CONTRACT_IDS)
+    assert not [a for a in menu.actions if a.do is Do.TOPIC]
+    picked = await dialogue.press(person, action(menu, Do.SHARE, "bredband").encode())
+    assert picked.blocks[0].text == messages.SHARE_INTRO
+    assert "https://t.me/distriktsbot_test?start=bredband" in picked.text
+    assert not [a for a in picked.actions if a.do in (Do.AGREE, Do.DISAGREE)]
+
+
+@pytest.mark.parametrize("text", ["1", "7", "12", "3.", "2 3", "ok", "OK!", "ok 👍", "👍"])
+async def test_numbers_ok_and_emoji_are_never_logged_as_unanswered(
+    dialogue: Dialogue, storage: Storage, person: Person, text: str
+) -> None:
+    """No question to learn from: the voter gets the menu, the admins' list stays clean."""
+    reply = await dialogue.ask(person, text)
+    assert reply.topic_id is None
+    assert "unanswered" not in reply.tags
+    assert_menu(reply)
+    assert await storage.unanswered.most_asked() == []
+
+
 # --- forged and malformed buttons -----------------------------------------------------------
 
 

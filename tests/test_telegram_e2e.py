@@ -576,8 +576,14 @@ async def test_share_button_and_del_command_give_a_forwardable_deep_link(
     landed = await ola.say("/start " + link.rsplit("start=", 1)[1])
     assert_answer(landed, kb, "bredband")
 
+    # /del alone lists the topics; a button there gives the forwardable text, not the answer
     usage = await kari.say("/del")
-    assert_menu(usage)
+    shares = [d[len("del:") :] for _, d in usage.buttons() if d and d.startswith("del:")]
+    assert sorted(shares) == sorted(TOPIC_IDS), usage.buttons()
+    picked = await kari.press(usage, kb.topic("landbruk").title)  # type: ignore[union-attr]
+    assert text_of(picked).startswith(messages.SHARE_INTRO)
+    assert f"https://t.me/{fake.bot_username}?start=landbruk" in text_of(picked)
+    assert messages.BUTTON_AGREE not in [label for label, _ in picked.buttons()]
 
 
 # --------------------------------------------------------------------------------------------
