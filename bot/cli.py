@@ -117,24 +117,12 @@ def cmd_match(matcher: Matcher, stdin: TextIO, stdout: TextIO, stderr: TextIO) -
 
 
 def cmd_check(kb: KnowledgeBase, out: TextIO) -> int:
-    matcher = Matcher(kb)
-    problems = 0
-    total = 0
-    for topic in kb.topics:
-        for example in topic.examples:
-            total += 1
-            m = matcher.match(example)
-            if m.topic_id != topic.id:
-                problems += 1
-                got = m.topic_id or "no topic"
-                print(f"  {topic.id}: example {example!r} lands on {got} ({m.score})", file=out)
-    files = ", ".join(kb.files)
-    print(
-        f"{len(kb.topics)} topics in {len(kb.files)} file(s) ({files}); "
-        f"{total - problems}/{total} examples land on their own topic",
-        file=out,
-    )
-    return 1 if problems else 0
+    from bot.selftest import self_test
+
+    result = self_test(kb)
+    for line in result.lines():
+        print(line, file=out)
+    return 0 if result.ok else 1
 
 
 async def _chat(cfg: Config, kb: KnowledgeBase) -> int:

@@ -25,15 +25,29 @@ from bot.storage.engine import (
 )
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
+from bot.storage.stats import Count, PeriodFigures, Stats, TopicFigures
 from bot.storage.subscribers import Subscribers
-from bot.storage.unanswered import Unanswered, UnansweredQuestion
+from bot.storage.unanswered import (
+    GroupState,
+    LoggedQuestion,
+    Missed,
+    Unanswered,
+    UnansweredQuestion,
+)
 from bot.storage.votes import TopicOpinion, VoteOutcome, Votes
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "Count",
     "ForgetResult",
+    "GroupState",
+    "LoggedQuestion",
+    "Missed",
+    "PeriodFigures",
+    "Stats",
     "Storage",
     "StorageError",
+    "TopicFigures",
     "TopicOpinion",
     "UnansweredQuestion",
     "VoteOutcome",
@@ -58,6 +72,7 @@ class Storage:
         self.votes = Votes(db)
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
+        self.stats = Stats(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:
