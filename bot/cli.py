@@ -1,4 +1,5 @@
-"""The `distriktsbot` command line: chat, ask, match, check, eval, run, db upgrade."""
+"""The `distriktsbot` command line: chat, ask, match, check, eval, run, db upgrade, and the
+admins' stats, unanswered, learn and export (bot/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
 
-    add("chat", "chat with the bot in the terminal (no token, no network)")
+    chat = add("chat", "chat with the bot in the terminal (no token, no network)")
+    chat.add_argument(
+        "--admin", action="store_true", help="as an admin: /oppdater, /statistikk, /ubesvarte"
+    )
     ask = add("ask", "answer one question as the bot would")
     ask.add_argument("question", nargs="+")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
@@ -62,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
     add("run", "run the Telegram bot")
+    stats = add("stats", "what voters asked and think, per topic (admins)")
+    stats.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD); default: 7 days")
+    stats.add_argument("--until", metavar="DATE", help="last day (YYYY-MM-DD); default: today")
+    stats.add_argument("--csv", action="store_true", help="CSV on stdout instead of text")
+    stats.add_argument("--chart", metavar="FILE.png", help="also write the chart as a PNG")
+    unanswered = add("unanswered", "questions the bot could not answer, grouped (admins)")
+    unanswered.add_argument("--json", action="store_true", help="machine-readable output")
+    learn = add("learn", "add a question as an example to a topic, in its YAML file (admins)")
+    learn.add_argument("question")
+    learn.add_argument("topic", help="topic id")
+    export = add("export", "votes per topic and day as CSV (no personal data)")
+    export.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD)")
     db = add("db", "database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the database migrations")
@@ -125,11 +141,19 @@ def cmd_check(kb: KnowledgeBase, out: TextIO) -> int:
     return 0 if result.ok else 1
 
 
-async def _chat(cfg: Config, kb: KnowledgeBase) -> int:
-    from bot.console import run_console
+async def _chat(
+    cfg: Config, kb: KnowledgeBase, as_admin: bool = False, knowledge: str | None = None
+) -> int:
+    import dataclasses
 
-    async with open_services(cfg, kb, storage=StorageMode.OPTIONAL) as services:
-        await run_console(services.dialogue)
+    from bot.console import CONSOLE_PERSON, run_console
+
+    if as_admin:  # the person at the terminal is the console's one person
+        cfg = dataclasses.replace(cfg, admins=(*cfg.admins, CONSOLE_PERSON.user_id))
+    async with open_services(
+        cfg, kb, knowledge=knowledge, storage=StorageMode.OPTIONAL
+    ) as services:
+        await run_console(services.dialogue, admin=services.admin if as_admin else None)
     return 0
 
 
@@ -229,11 +253,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_check(kb, sys.stdout)
     kb = _knowledge(args, cfg)
     if args.command == "chat":
-        return asyncio.run(_chat(cfg, kb))
+        return asyncio.run(_chat(cfg, kb, args.admin, args.knowledge))
     if args.command == "ask":
         return asyncio.run(_ask(cfg, kb, " ".join(args.question), args.json))
     if args.command == "match":
         return cmd_match(Matcher(kb), sys.stdin, sys.stdout, sys.stderr)
+    if args.command in ("stats", "unanswered", "learn", "export"):
+        from bot.admin_cli import run_admin_command
+
+        return asyncio.run(run_admin_command(args, cfg, kb))
     if args.command == "eval":
         return _eval(kb, args.file, args.json)
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse guards

@@ -6,12 +6,18 @@ Actions are shown as numbered choices; typing the number presses the button. Com
 
 from __future__ import annotations
 
+import re
+import tempfile
 import textwrap
 from collections.abc import Callable
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot.dialogue import Dialogue, Person
-from bot.reply import BlockKind, Do, Reply
+from bot.reply import ADMIN_DATA_PATTERN, BlockKind, Do, Reply
+
+if TYPE_CHECKING:
+    from bot.admin import Admin
 
 CONSOLE_PERSON = Person(user_id=1, chat_id=1)
 PROMPT = "du> "
@@ -22,6 +28,11 @@ def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str
     """Plain-text rendering: the text and the numbered actions (number, encoded action)."""
     out: list[str] = []
     for block in reply.blocks:
+        if block.data is not None:  # an image or a file: described (run_console saves it)
+            what = "bilde" if block.kind is BlockKind.IMAGE else "fil"
+            size = max(1, round(len(block.data) / 1024))
+            out.append(f"[{what}: {block.filename} ({size} kB)]")
+            continue
         if block.kind is BlockKind.TITLE:
             out.append(block.text.upper())
         elif block.kind is BlockKind.FACT:
@@ -46,10 +57,25 @@ def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str
     return "\n\n".join(out), choices
 
 
+def save_media(reply: Reply, folder: Path) -> list[Path]:
+    """Write the reply's images and files into `folder`; returns their paths."""
+    saved = []
+    for block in reply.blocks:
+        if block.data is not None and block.filename:
+            path = folder / Path(block.filename).name
+            path.write_bytes(block.data)
+            saved.append(path)
+    return saved
+
+
 async def run_console(
-    dialogue: Dialogue, read: Callable[[], str] | None = None, out: TextIO | None = None
+    dialogue: Dialogue,
+    read: Callable[[], str] | None = None,
+    out: TextIO | None = None,
+    admin: Admin | None = None,
 ) -> None:
-    """Chat until /slutt or end of input. `read` raises EOFError at the end (like input())."""
+    """Chat until /slutt or end of input. `read` raises EOFError at the end (like input()).
+    With `admin` (`distriktsbot chat --admin`), admin commands and buttons go through it."""
     import sys
 
     stream = out or sys.stdout
@@ -58,10 +84,24 @@ async def run_console(
     reader = read or (lambda: input(PROMPT))
     person = CONSOLE_PERSON
 
+    media_dir: Path | None = None
+
     def show(reply: Reply) -> list[tuple[int, str]]:
+        nonlocal media_dir
         text, choices = render_text(reply)
         print(f"\nbot> {text}\n", file=stream, flush=True)
+        if any(b.data is not None for b in reply.blocks):
+            media_dir = media_dir or Path(tempfile.mkdtemp(prefix="distriktsbot-"))
+            for path in save_media(reply, media_dir):
+                print(f"(lagret: {path})", file=stream, flush=True)
         return choices
+
+    admin_data = re.compile(ADMIN_DATA_PATTERN)
+    admin_names = set()
+    if admin is not None:
+        from bot.admin import ADMIN_COMMAND_NAMES
+
+        admin_names = set(ADMIN_COMMAND_NAMES)
 
     choices = show(await dialogue.command(person, "start"))
     while True:
@@ -79,10 +119,17 @@ async def run_console(
             if picked is None:
                 print(f"(velg et tall fra 1 til {len(choices)})", file=stream)
                 continue
-            choices = show(await dialogue.press(person, picked))
+            if admin is not None and admin_data.match(picked):
+                choices = show(await admin.press(person, picked))
+            else:
+                choices = show(await dialogue.press(person, picked))
         elif line.startswith("/"):
             name, _, arg = line[1:].partition(" ")
-            choices = show(await dialogue.command(person, name.split("@")[0], arg))
+            name = name.split("@")[0]
+            if admin is not None and name.lower() in admin_names:
+                choices = show(await admin.command(person, name, arg))
+            else:
+                choices = show(await dialogue.command(person, name, arg))
         else:
             choices = show(await dialogue.ask(person, line))
     print("Ha det bra!", file=stream)

@@ -68,7 +68,7 @@ def decode_group(key: str) -> int | None:
         return None
 
 
-def _key(text: str) -> str:
+def words_key(text: str) -> str:
     return " ".join(words(text))
 
 
@@ -84,12 +84,12 @@ async def open_groups(storage: Storage) -> list[Group]:
         choices: dict[str, int] = {}
         for gid, qs in members.items():
             for q in qs:
-                choices.setdefault(_key(q.text), gid)
+                choices.setdefault(words_key(q.text), gid)
         new_groups: list[list[LoggedQuestion]] = []
         new_keys: dict[str, int] = {}  # key -> index in new_groups
         joins: dict[int, list[int]] = defaultdict(list)
         for q in loose:
-            key = _key(q.text)
+            key = words_key(q.text)
             found = _closest(key, choices)
             if found is not None:
                 joins[found].append(q.id)
@@ -123,7 +123,8 @@ def _closest(key: str, choices: dict[str, int]) -> int | None:
 def _summary(group_id: int, qs: list[LoggedQuestion]) -> Group:
     counts = Counter(q.text for q in qs)
     latest = {q.text: q.created_at for q in qs}
-    text = max(counts, key=lambda t: (counts[t], latest[t]))
+    # the most asked wording; among equals, one written as a question ("Blir …?"), then the latest
+    text = max(counts, key=lambda t: (counts[t], t[:1].isupper() + t.endswith("?"), latest[t]))
     return Group(
         id=group_id,
         text=text,

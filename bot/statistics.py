@@ -178,6 +178,18 @@ def report_csv(kb: KnowledgeBase, report: StatsReport) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def warm_up() -> None:
+    """Import matplotlib (a second or more the first time; building its font cache on a fresh
+    machine takes longer): called in a worker thread at start, so the first /statistikk is fast."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    FigureCanvasAgg(fig)
+    fig.add_subplot(1, 1, 1).set_title("x")
+    fig.savefig(io.BytesIO(), format="png")
+
+
 def render_chart(kb: KnowledgeBase, report: StatsReport) -> bytes:
     """A PNG: per topic, how often it was shown and Enig/Uenig. CPU-bound: call it in a worker
     thread (asyncio.to_thread). Uses matplotlib's object API with the Agg canvas: no pyplot, no
@@ -222,9 +234,17 @@ def render_chart(kb: KnowledgeBase, report: StatsReport) -> bytes:
     ax.set_yticks(ys, labels)
     ax.invert_yaxis()
     ax.set_title(messages.STATS_CHART_CAPTION.format(start=_day(cur.start), end=_day(cur.end)))
-    ax.legend(loc="lower right")
+    fig.legend(loc="lower center", ncol=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    # fixed margins (room for the longest title) instead of tight_layout, which draws the whole
+    # figure once more only to measure it
+    longest = max((len(label) for label in labels), default=10)
+    fig.subplots_adjust(
+        left=min(0.5, 0.04 + 0.0105 * longest),
+        right=0.97,
+        top=1 - 0.5 / height,
+        bottom=0.75 / height,
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

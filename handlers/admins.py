@@ -7,6 +7,7 @@ Thin like every handler: who is an admin, and what an admin may do, is decided i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.admin import Admin, reload_report
 from bot.services import Services
+from bot.statistics import warm_up
 from bot.storage import StorageError
 from handlers.common import SERVICES, person, send, services
 
@@ -69,6 +71,10 @@ async def set_admin_menus(app: Application[Any, Any, Any, Any, Any, Any], admin:
             log.info("admin command menu not set for one admin: %s", exc)
 
 
+async def _warm_up(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await asyncio.to_thread(warm_up)
+
+
 async def _retention(context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         await services(context).delete_old_questions()
@@ -88,6 +94,8 @@ def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], svc: Services)
     if jobs is None:  # PTB without its job-queue extra
         log.warning("no job queue: old unanswered questions are not deleted automatically")
         return
+    if svc.admin.admins:  # the chart library loads in the background, not at the first /statistikk
+        jobs.run_once(_warm_up, when=0.0, name="chart warm-up")
     jobs.run_repeating(_retention, interval=RETENTION_INTERVAL_SECONDS, first=1.0, name="retention")
     seconds = svc.config.admin_tools.reload_check_seconds
     if seconds > 0:

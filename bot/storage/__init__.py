@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.storage.engine import (
     DEFAULT_DATABASE_URL,
@@ -25,7 +25,15 @@ from bot.storage.engine import (
 )
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
-from bot.storage.stats import Count, PeriodFigures, Stats, TopicFigures
+from bot.storage.stats import (
+    Count,
+    PeriodFigures,
+    Stats,
+    TopicFigures,
+    add_to_counter,
+    day_of,
+    vote_count,
+)
 from bot.storage.subscribers import Subscribers
 from bot.storage.unanswered import (
     GroupState,
@@ -104,6 +112,16 @@ class Storage:
         """
         check_user_key(user_key)
         async with self.db.unit_of_work("forget a user") as conn:
+            # the opinion counters hold no person, but they must not keep counting these votes
+            opinions = await conn.execute(
+                select(VoteRow.topic_id, VoteRow.agree, VoteRow.updated_at).where(
+                    VoteRow.user_key == user_key
+                )
+            )
+            for topic_id, agree, updated_at in opinions.all():
+                await add_to_counter(
+                    self.db, conn, vote_count(bool(agree)), topic_id, day_of(updated_at), -1
+                )
             deleted = [
                 len(
                     (

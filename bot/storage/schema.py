@@ -14,7 +14,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
-    Index,
     Integer,
     MetaData,
     String,
@@ -78,11 +77,7 @@ class VoteRow(Base):
     """One opinion of one (pseudonymous) user on one topic."""
 
     __tablename__ = "votes"
-    __table_args__ = (
-        UniqueConstraint("user_key", "topic_id"),
-        # /statistikk counts the opinions last given in a period: an index-only range scan
-        Index("ix_votes_updated_at_topic_id_agree", "updated_at", "topic_id", "agree"),
-    )
+    __table_args__ = (UniqueConstraint("user_key", "topic_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(USER_KEY_MAX_LENGTH))
@@ -138,8 +133,8 @@ class AnswerCountRow(Base):
     """How often something happened on a day: aggregate counters, no person in them.
 
     kind: "match" (a question answered with the topic), "open" (the topic opened from a button
-    or a link), "ambiguous" ("Mente du …?"), "declined" (the bot did not know); topic_id is ""
-    where no topic applies."""
+    or a link), "ambiguous" ("Mente du …?"), "declined" (the bot did not know); "agree" and
+    "disagree" (the current votes last given that day); topic_id is "" where no topic applies."""
 
     __tablename__ = "answer_counts"
 

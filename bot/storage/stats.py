@@ -1,22 +1,24 @@
-"""Statistics: aggregate answer counters per day, topic and kind, and opinions per topic.
+"""Statistics: aggregate counters per day, topic and kind; no person in them.
 
-The counters hold no person: (day, topic, kind) -> count, one upsert per question. Opinions are
-counted from the votes table (one row per pseudonymous person and topic) with an index-only range
-scan over `updated_at`, so a period's figures cost the votes cast in it, not all votes ever.
+(day, topic, kind) -> count. Answers are counted with one upsert per question (best effort, off
+the voter's path). Opinions (Enig/Uenig) are counted exactly, in the vote's own transaction: a new
+vote adds one on its day, a changed vote moves one from the old side's day to today's new side,
+/slettmeg takes the person's votes out. A period's figures therefore cost the days in it
+(days x topics rows), not the number of votes ever stored.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.engine import Database
-from bot.storage.schema import AnswerCountRow, SubscriberRow, VoteRow
-from bot.storage.votes import check_topic_id
+from bot.storage.schema import TOPIC_ID_MAX_LENGTH, AnswerCountRow, SubscriberRow
 
 
 class Count(enum.StrEnum):
@@ -26,6 +28,31 @@ class Count(enum.StrEnum):
     OPEN = "open"  # the topic opened from a button or a link
     AMBIGUOUS = "ambiguous"  # "Mente du …?"
     DECLINED = "declined"  # the bot did not know
+    # opinions: the current votes whose last change (updated_at) fell on the day; kept exact in
+    # the vote's own transaction (bot/storage/votes.py, Storage.forget)
+    AGREE = "agree"
+    DISAGREE = "disagree"
+
+
+def vote_count(agree: bool) -> Count:
+    return Count.AGREE if agree else Count.DISAGREE
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+async def add_to_counter(
+    db: Database, conn: AsyncConnection, kind: Count, topic_id: str, day: date, n: int = 1
+) -> None:
+    """counter(day, topic, kind) += n, inside the caller's unit of work (one upsert)."""
+    insert: Any = db.upsert_module()
+    stmt = insert(AnswerCountRow).values(day=day, topic_id=topic_id, kind=kind.value, count=n)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "topic_id", "kind"],
+        set_={"count": AnswerCountRow.count + n},
+    )
+    await conn.execute(stmt)
 
 
 @dataclass
@@ -81,27 +108,17 @@ class DailyVotes:
     disagree: int
 
 
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 class Stats:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def bump(self, kind: Count, topic_id: str = "", day: date | None = None) -> None:
         """Add one to a counter (one upsert)."""
-        if topic_id:
-            check_topic_id(topic_id)
+        if len(topic_id) > TOPIC_ID_MAX_LENGTH:
+            raise ValueError(f"topic_id must be at most {TOPIC_ID_MAX_LENGTH} characters")
         day = day or datetime.now(UTC).date()
-        insert: Any = self._db.upsert_module()
-        stmt = insert(AnswerCountRow).values(day=day, topic_id=topic_id, kind=kind.value, count=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "topic_id", "kind"],
-            set_={"count": AnswerCountRow.count + 1},
-        )
         async with self._db.unit_of_work("count an answer") as conn:
-            await conn.execute(stmt)
+            await add_to_counter(self._db, conn, kind, topic_id, day)
 
     async def period(self, start: date, end: date) -> PeriodFigures:
         """Counters and opinions for the days start..end (inclusive, UTC)."""
@@ -122,21 +139,10 @@ class Stats:
                     figures.ambiguous += n
                 elif kind == Count.DECLINED:
                     figures.declined += n
-            votes = await conn.execute(
-                select(
-                    VoteRow.topic_id,
-                    func.sum(case((VoteRow.agree, 1), else_=0)),
-                    func.count(),
-                )
-                .where(
-                    VoteRow.updated_at >= _start_of(start),
-                    VoteRow.updated_at < _start_of(end + timedelta(days=1)),
-                )
-                .group_by(VoteRow.topic_id)
-            )
-            for topic_id, agree, total in votes:
-                t = figures.topic(topic_id)
-                t.agree, t.disagree = int(agree or 0), int(total) - int(agree or 0)
+                elif kind == Count.AGREE and topic_id:
+                    figures.topic(topic_id).agree += n
+                elif kind == Count.DISAGREE and topic_id:
+                    figures.topic(topic_id).disagree += n
         return figures
 
     async def subscribers(self) -> int:
@@ -146,22 +152,22 @@ class Stats:
 
     async def daily_votes(self, since: date | None = None) -> list[DailyVotes]:
         """Agree/disagree per topic and day the opinion was last given (UTC): no person."""
-        if self._db.dialect == "postgresql":
-            day: Any = func.to_char(func.timezone("UTC", VoteRow.updated_at), "YYYY-MM-DD")
-        else:
-            day = func.date(VoteRow.updated_at)
-        stmt = select(
-            day.label("day"),
-            VoteRow.topic_id,
-            func.sum(case((VoteRow.agree, 1), else_=0)),
-            func.count(),
+        c = AnswerCountRow
+        stmt = (
+            select(c.day, c.topic_id, c.kind, c.count)
+            .where(c.kind.in_([Count.AGREE.value, Count.DISAGREE.value]))
+            .order_by(c.day, c.topic_id)
         )
         if since is not None:
-            stmt = stmt.where(VoteRow.updated_at >= _start_of(since))
-        stmt = stmt.group_by(day, VoteRow.topic_id).order_by(day, VoteRow.topic_id)
+            stmt = stmt.where(c.day >= since)
         async with self._db.unit_of_work("export votes per day") as conn:
             rows = (await conn.execute(stmt)).all()
+        merged: dict[tuple[date, str], list[int]] = {}
+        for day, topic_id, kind, n in rows:
+            pair = merged.setdefault((day, topic_id), [0, 0])
+            pair[0 if kind == Count.AGREE else 1] += int(n)
         return [
-            DailyVotes(str(d), topic_id, int(agree or 0), int(total) - int(agree or 0))
-            for d, topic_id, agree, total in rows
+            DailyVotes(day.isoformat(), topic_id, agree, disagree)
+            for (day, topic_id), (agree, disagree) in merged.items()
+            if agree or disagree
         ]

@@ -1,4 +1,4 @@
-"""Admin tools: answer counters, groups of unanswered questions, retention and stats indexes.
+"""Admin tools: answer and opinion counters, groups of unanswered questions, retention index.
 
 Revision ID: 0002
 Revises: 0001
@@ -46,14 +46,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column("group_id", sa.Integer(), nullable=True))
         batch.create_index(batch.f("ix_unanswered_questions_group_id"), ["group_id"])
         batch.create_index(batch.f("ix_unanswered_questions_created_at"), ["created_at"])
-    # /statistikk counts the opinions last given in a period: an index-only range scan.
-    op.create_index(
-        "ix_votes_updated_at_topic_id_agree", "votes", ["updated_at", "topic_id", "agree"]
+    # The opinion counters start from the votes already stored (per UTC day of the last change).
+    if op.get_bind().dialect.name == "postgresql":
+        day = "(updated_at AT TIME ZONE 'UTC')::date"
+    else:
+        day = "date(updated_at)"
+    op.execute(
+        "INSERT INTO answer_counts (day, topic_id, kind, count) "
+        f"SELECT {day}, topic_id, CASE WHEN agree THEN 'agree' ELSE 'disagree' END, count(*) "
+        f"FROM votes GROUP BY {day}, topic_id, CASE WHEN agree THEN 'agree' ELSE 'disagree' END"
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_votes_updated_at_topic_id_agree", table_name="votes")
     with op.batch_alter_table("unanswered_questions") as batch:
         batch.drop_index(batch.f("ix_unanswered_questions_created_at"))
         batch.drop_index(batch.f("ix_unanswered_questions_group_id"))
