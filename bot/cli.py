@@ -1,4 +1,5 @@
-"""The `distriktsbot` command line: init, chat, ask, match, check, eval, run, db upgrade."""
+"""The `distriktsbot` command line: init, chat, ask, match, check, eval, run, db upgrade, and the
+admins' stats, unanswered, learn and export (bot/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         "init",
         "write ./config.yaml (or --config FILE) with a fresh hash secret; never overwrites",
     )
-    add("chat", "chat with the bot in the terminal (no token, no network)", CHAT_QUIT_HELP)
+    chat = add("chat", "chat with the bot in the terminal (no token, no network)", CHAT_QUIT_HELP)
+    chat.add_argument(
+        "--admin", action="store_true", help="as an admin: /oppdater, /statistikk, /ubesvarte"
+    )
     ask = add("ask", "answer one question as the bot would")
     ask.add_argument("question", nargs="+", help="the question, e.g. Blir ferja billigere?")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
@@ -83,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", help="the labelled JSON Lines file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
     add("run", "run the Telegram bot (reads ./config.yaml unless --config is given)")
+    stats = add("stats", "what voters asked and think, per topic (admins)")
+    stats.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD); default: 7 days")
+    stats.add_argument("--until", metavar="DATE", help="last day (YYYY-MM-DD); default: today")
+    stats.add_argument("--csv", action="store_true", help="CSV on stdout instead of text")
+    stats.add_argument("--chart", metavar="FILE.png", help="also write the chart as a PNG")
+    unanswered = add("unanswered", "questions the bot could not answer, grouped (admins)")
+    unanswered.add_argument("--json", action="store_true", help="machine-readable output")
+    learn = add("learn", "add a question as an example to a topic, in its YAML file (admins)")
+    learn.add_argument("question", help="the question, as a voter asked it")
+    learn.add_argument("topic", help="topic id")
+    export = add("export", "votes per topic and day as CSV (no personal data)")
+    export.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD)")
     db = add("db", "database maintenance (db upgrade: apply the migrations)")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.add_parser(
@@ -173,31 +189,27 @@ def cmd_match(matcher: Matcher, stdin: TextIO, stdout: TextIO, stderr: TextIO) -
 
 
 def cmd_check(kb: KnowledgeBase, out: TextIO) -> int:
-    matcher = Matcher(kb)
-    problems = 0
-    total = 0
-    for topic in kb.topics:
-        for example in topic.examples:
-            total += 1
-            m = matcher.match(example)
-            if m.topic_id != topic.id:
-                problems += 1
-                got = m.topic_id or "no topic"
-                print(f"  {topic.id}: example {example!r} lands on {got} ({m.score})", file=out)
-    files = ", ".join(kb.files)
-    print(
-        f"{len(kb.topics)} topics in {len(kb.files)} file(s) ({files}); "
-        f"{total - problems}/{total} examples land on their own topic",
-        file=out,
-    )
-    return 1 if problems else 0
+    from bot.selftest import self_test
+
+    result = self_test(kb)
+    for line in result.lines():
+        print(line, file=out)
+    return 0 if result.ok else 1
 
 
-async def _chat(cfg: Config, kb: KnowledgeBase) -> int:
-    from bot.console import run_console
+async def _chat(
+    cfg: Config, kb: KnowledgeBase, as_admin: bool = False, knowledge: str | None = None
+) -> int:
+    import dataclasses
 
-    async with open_services(cfg, kb, storage=StorageMode.OPTIONAL) as services:
-        await run_console(services.dialogue)
+    from bot.console import CONSOLE_PERSON, run_console
+
+    if as_admin:  # the person at the terminal is the console's one person
+        cfg = dataclasses.replace(cfg, admins=(*cfg.admins, CONSOLE_PERSON.user_id))
+    async with open_services(
+        cfg, kb, knowledge=knowledge, storage=StorageMode.OPTIONAL
+    ) as services:
+        await run_console(services.dialogue, admin=services.admin if as_admin else None)
     return 0
 
 
@@ -299,11 +311,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_check(kb, sys.stdout)
     kb = _knowledge(args, cfg)
     if args.command == "chat":
-        return asyncio.run(_chat(cfg, kb))
+        return asyncio.run(_chat(cfg, kb, args.admin, args.knowledge))
     if args.command == "ask":
         return asyncio.run(_ask(cfg, kb, " ".join(args.question), args.json))
     if args.command == "match":
         return cmd_match(Matcher(kb), sys.stdin, sys.stdout, sys.stderr)
+    if args.command in ("stats", "unanswered", "learn", "export"):
+        from bot.admin_cli import run_admin_command
+
+        return asyncio.run(run_admin_command(args, cfg, kb))
     if args.command == "eval":
         return _eval(kb, args.file, args.json)
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse guards

@@ -73,6 +73,16 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class AdminToolsConfig:
+    # seconds between checks of the knowledge files for changes (0: only /oppdater reloads)
+    reload_check_seconds: int = 0
+    # days an unanswered question's text is kept before it is deleted
+    unanswered_days: int = 30
+    # at most this many error reports to the admins per hour
+    error_reports_per_hour: int = 6
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -81,6 +91,7 @@ class Config:
     links: LinksConfig = field(default_factory=LinksConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     log_level: str = "INFO"
+    admin_tools: AdminToolsConfig = field(default_factory=AdminToolsConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
     file: str = field(default="", metadata={"internal": True})  # the config file read, if any
 
@@ -174,6 +185,14 @@ def _validate(cfg: Config) -> None:
             "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got "
             f"{scheme}://…"
         )
+    tools = cfg.admin_tools
+    for key, value, low in (
+        ("admin_tools.reload_check_seconds", tools.reload_check_seconds, 0),
+        ("admin_tools.unanswered_days", tools.unanswered_days, 1),
+        ("admin_tools.error_reports_per_hour", tools.error_reports_per_hour, 0),
+    ):
+        if value < low:
+            raise ConfigError(f"{key}: must be at least {low}, got {value}")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}"

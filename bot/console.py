@@ -10,14 +10,20 @@ prefix counted, and words are never broken.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot import messages
 from bot.dialogue import Dialogue, Person
-from bot.reply import Block, BlockKind, Do, Reply
+from bot.reply import ADMIN_DATA_PATTERN, Block, BlockKind, Do, Reply
+
+if TYPE_CHECKING:
+    from bot.admin import Admin
 
 CONSOLE_PERSON = Person(user_id=1, chat_id=1)
 PROMPT = "du> "
@@ -82,6 +88,11 @@ def render_text(reply: Reply, width: int = 78) -> tuple[str, list[tuple[int, str
     """Plain-text rendering: the text and the numbered actions (number, encoded action)."""
     out: list[str] = []
     for block in reply.blocks:
+        if block.data is not None:  # an image or a file: described (run_console saves it)
+            what = "bilde" if block.kind is BlockKind.IMAGE else "fil"
+            size = max(1, round(len(block.data) / 1024))
+            out.append(f"[{what}: {block.filename} ({size} kB)]")
+            continue
         if block.kind is BlockKind.TITLE:
             out.append(_fill(block.text.upper(), width))
         elif block.kind is BlockKind.FACT:
@@ -109,14 +120,27 @@ def _with_quit_hint(reply: Reply) -> Reply:
     return dataclasses.replace(reply, blocks=(*reply.blocks, note))
 
 
+def save_media(reply: Reply, folder: Path) -> list[Path]:
+    """Write the reply's images and files into `folder`; returns their paths."""
+    saved = []
+    for block in reply.blocks:
+        if block.data is not None and block.filename:
+            path = folder / Path(block.filename).name
+            path.write_bytes(block.data)
+            saved.append(path)
+    return saved
+
+
 async def run_console(
     dialogue: Dialogue,
     read: Callable[[], str] | None = None,
     out: TextIO | None = None,
     width: int | None = None,
+    admin: Admin | None = None,
 ) -> None:
     """Chat until a quit word or end of input. `read` raises EOFError at the end (like input()).
-    `width` is the terminal's (measured when not given)."""
+    `width` is the terminal's (measured when not given). With `admin` (`distriktsbot chat
+    --admin`), admin commands and buttons go through it."""
     import sys
 
     stream = out or sys.stdout
@@ -132,10 +156,24 @@ async def run_console(
         shown = [BOT_PREFIX + lines[0]] + [indent + line if line else "" for line in lines[1:]]
         print("\n" + "\n".join(shown) + "\n", file=stream, flush=True)
 
+    media_dir: Path | None = None
+
     def show(reply: Reply) -> list[tuple[int, str]]:
+        nonlocal media_dir
         text, choices = render_text(reply, columns - len(BOT_PREFIX))
         say(text)
+        if any(b.data is not None for b in reply.blocks):
+            media_dir = media_dir or Path(tempfile.mkdtemp(prefix="distriktsbot-"))
+            for path in save_media(reply, media_dir):
+                print(f"(lagret: {path})", file=stream, flush=True)
         return choices
+
+    admin_data = re.compile(ADMIN_DATA_PATTERN)
+    admin_names = set()
+    if admin is not None:
+        from bot.admin import ADMIN_COMMAND_NAMES
+
+        admin_names = set(ADMIN_COMMAND_NAMES)
 
     choices = show(_with_quit_hint(await dialogue.command(person, "start")))
     while True:
@@ -157,11 +195,17 @@ async def run_console(
             if picked is None:
                 say(_fill(messages.CONSOLE_NO_SUCH_CHOICE, columns - len(BOT_PREFIX)))
                 continue
-            choices = show(await dialogue.press(person, picked))
+            if admin is not None and admin_data.match(picked):
+                choices = show(await admin.press(person, picked))
+            else:
+                choices = show(await dialogue.press(person, picked))
         elif line.startswith("/"):
             name, _, arg = line[1:].partition(" ")
             name = name.split("@")[0]
-            reply = await dialogue.command(person, name, arg)
+            if admin is not None and name.lower() in admin_names:
+                reply = await admin.command(person, name, arg)
+            else:
+                reply = await dialogue.command(person, name, arg)
             if name.lower() in _HELP_COMMANDS:
                 reply = _with_quit_hint(reply)
             choices = show(reply)

@@ -6,15 +6,17 @@ answer and which actions to offer; transports only parse input and render replie
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import messages
-from bot.knowledge import KnowledgeBase, Topic
+from bot.knowledge import Area, KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.normalize import MAX_QUESTION_CHARS, clean, words
-from bot.reply import Action, Block, BlockKind, Do, Reply
-from bot.storage import Storage, StorageError, VoteOutcome, pseudonymize
+from bot.reply import ADMIN_ACTIONS, Action, Block, BlockKind, Do, Reply
+from bot.storage import Count, Missed, Storage, StorageError, VoteOutcome, pseudonymize
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class Dialogue:
         self._settings = settings
         self.kb = kb
         self.matcher = Matcher(kb, settings)
+        # what /start adds for some people (the admins: their commands); set by bot.services
+        self.start_note: Callable[[Person], str | None] | None = None
+        self._counting: set[asyncio.Task[None]] = set()
 
     def reload(self, kb: KnowledgeBase) -> None:
         """Swap in a new, already validated knowledge base (the index is built before the swap)."""
@@ -98,14 +103,22 @@ class Dialogue:
             log.info("ignored malformed action data %r", (data or "")[:80])
             return self.menu_reply(messages.UNKNOWN_BUTTON, tags=frozenset({"bad-action"}))
         do, topic_id = parsed
+        if do in ADMIN_ACTIONS:  # admins' buttons are handled (and gated) in bot/admin.py
+            return await self.press(person, None)
         if do is Do.MENU:
             return self.menu_reply()
+        if do is Do.AREA:
+            area = next((a for a in self.kb.areas if a.id == topic_id), None)
+            if area is None:
+                return self.menu_reply(messages.UNKNOWN_TOPIC, tags=frozenset({"unknown-topic"}))
+            return self.area_reply(area)
         if do is Do.SUBSCRIBE:
             return await self.subscribe(person)
         topic = self.kb.topic(topic_id or "")
         if topic is None:
             return self.menu_reply(messages.UNKNOWN_TOPIC, tags=frozenset({"unknown-topic"}))
         if do is Do.TOPIC:
+            self._count(Count.OPEN, topic.id)
             return self.topic_reply(topic)
         if do is Do.SHARE:
             return self.share_reply(topic)
@@ -119,8 +132,14 @@ class Dialogue:
             if arg:
                 topic = self.kb.topic(arg.lower())
                 if topic is not None:
+                    self._count(Count.OPEN, topic.id)
                     return self.topic_reply(topic)
-            return self.menu_reply(messages.WELCOME)
+            welcome = self.menu_reply(messages.WELCOME)
+            note = self.start_note(person) if self.start_note is not None else None
+            if note:
+                blocks = (*welcome.blocks, Block(BlockKind.NOTE, note))
+                return Reply(blocks, welcome.rows, tags=frozenset({"admin"}))
+            return welcome
         if name == "hjelp":
             return self.menu_reply(messages.HELP)
         if name == "emner":
@@ -172,6 +191,16 @@ class Dialogue:
         self, intro: str = messages.MENU, *, tags: frozenset[str] = frozenset()
     ) -> Reply:
         return Reply((Block(BlockKind.TEXT, intro),), self._menu_rows(), tags=tags)
+
+    def area_reply(self, area: Area) -> Reply:
+        """One policy area: its introduction and its topics."""
+        topics = [t for t in self.kb.topics if t.area_id == area.id]
+        rows = tuple(
+            tuple(Action(Do.TOPIC, t.title, t.id) for t in topics[i : i + 2])
+            for i in range(0, len(topics), 2)
+        )
+        blocks = (Block(BlockKind.TITLE, area.title), Block(BlockKind.TEXT, area.intro))
+        return Reply(blocks, (*rows, (Action(Do.MENU, messages.BUTTON_MENU),)), tags=frozenset())
 
     def not_text_reply(self) -> Reply:
         """For a sticker, photo, voice message, location …: say what the bot understands."""
@@ -300,26 +329,54 @@ class Dialogue:
             intro = messages.THANKS if thanks else messages.GREETING
             return self.menu_reply(intro, tags=frozenset({"smalltalk"}))
         if m.kind is MatchKind.NONE or m.topic_id is None:
-            await self._log_unanswered(person, text)
+            self._count(Count.DECLINED)
+            if not m.out_of_scope:  # an admin already decided this one is not our policy
+                await self._log_unanswered(person, text)
             return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"unanswered"}))
         topic = self.kb.topic(m.topic_id)
         assert topic is not None
         if m.ambiguous:
+            self._count(Count.AMBIGUOUS)
+            await self._log_unanswered(person, text, Missed.AMBIGUOUS)
             candidates = [t for t in (self.kb.topic(c) for c in m.candidates[:3]) if t]
             rows = tuple((Action(Do.TOPIC, t.title, t.id),) for t in candidates)
             rows += ((Action(Do.MENU, messages.BUTTON_MENU),),)
             return Reply(
                 (Block(BlockKind.TEXT, messages.DID_YOU_MEAN),), rows, tags=frozenset({"ambiguous"})
             )
+        self._count(Count.MATCH, topic.id)
         return self.topic_reply(topic)
 
-    async def _log_unanswered(self, person: Person | None, text: str) -> None:
+    async def _log_unanswered(
+        self, person: Person | None, text: str, kind: Missed = Missed.DECLINED
+    ) -> None:
         if self.storage is None:
             return
         try:
-            await self.storage.unanswered.log(text, self.key(person) if person else None)
+            await self.storage.unanswered.log(text, self.key(person) if person else None, kind)
         except StorageError as exc:  # the voter still gets an answer
             log.warning("unanswered question not logged: %s", exc)
+
+    def _count(self, kind: Count, topic_id: str = "") -> None:
+        """Count an answer for /statistikk: best effort, in the background, so the voter's
+        reply never waits for it (nor fails with it)."""
+        if self.storage is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._bump(self.storage, kind, topic_id))
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
+
+    @staticmethod
+    async def _bump(storage: Storage, kind: Count, topic_id: str) -> None:
+        try:
+            await storage.stats.bump(kind, topic_id)
+        except (StorageError, ValueError) as exc:
+            log.warning("answer not counted: %s", exc)
+
+    async def flush_counts(self) -> None:
+        """Wait for the counters still being written (before closing the storage; in tests)."""
+        while self._counting:
+            await asyncio.gather(*list(self._counting), return_exceptions=True)
 
     def _storage(self) -> Storage:
         if self.storage is None:
@@ -327,11 +384,21 @@ class Dialogue:
         return self.storage
 
     def _menu_rows(self, do: Do = Do.TOPIC) -> tuple[tuple[Action, ...], ...]:
-        topics = self.kb.topics
-        return tuple(
-            tuple(Action(do, t.title, t.id) for t in topics[i : i + 2])
-            for i in range(0, len(topics), 2)
-        )
+        """The topic menu: two topics a row; with several policy areas, each area's topics
+        under a button with the area's title (which opens that area alone). `do` is what a
+        topic's button does (show it, or share it)."""
+        rows: list[tuple[Action, ...]] = []
+        several = len(self.kb.areas) > 1
+        for area in self.kb.areas:
+            topics = [t for t in self.kb.topics if t.area_id == area.id]
+            if several:
+                label = messages.AREA_MENU_BUTTON.format(title=area.title)
+                rows.append((Action(Do.AREA, label, area.id),))
+            rows.extend(
+                tuple(Action(do, t.title, t.id) for t in topics[i : i + 2])
+                for i in range(0, len(topics), 2)
+            )
+        return tuple(rows)
 
     def _related(self, topic: Topic) -> list[Topic]:
         return [t for t in (self.kb.topic(r) for r in topic.related) if t is not None]

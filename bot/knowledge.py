@@ -49,6 +49,8 @@ class Area:
     question: str
     replies: Replies
     source: str  # file it came from
+    # questions admins marked "not our policy" (`out_of_scope: {examples: [...]}` in the file)
+    out_of_scope_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ _TOPIC_REQUIRED = {"id", "title", "pledge", "explanation", "keywords"}
 _TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples", "broad_keywords"}
 _FACT_KEYS = {"text", "date"}
 _FILE_KEYS = {"area", "topics"}
+_OPTIONAL_FILE_KEYS = {"out_of_scope"}
+_OUT_OF_SCOPE_KEYS = {"examples"}
 
 
 class _Lines:
@@ -290,9 +294,16 @@ def _check_file(name: str, text: str) -> _FileResult:
     result = _FileResult(problems=ck.problems)  # the checker appends to this very list
     for key, line in lines.duplicate_keys():
         ck.fail([], f"key '{key}' appears twice in the same mapping", line)
-    doc = ck.mapping(data, [], _FILE_KEYS, _FILE_KEYS)
+    doc = ck.mapping(data, [], _FILE_KEYS | _OPTIONAL_FILE_KEYS, _FILE_KEYS)
     if doc is None:
         return result
+    out_of_scope: list[str] = []
+    if doc.get("out_of_scope") is not None:
+        raw_oos = ck.mapping(doc["out_of_scope"], ["out_of_scope"], _OUT_OF_SCOPE_KEYS, set())
+        if raw_oos is not None:
+            out_of_scope = ck.text_list(
+                raw_oos.get("examples"), ["out_of_scope", "examples"], non_empty=False
+            )
 
     raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS, _AREA_KEYS)
     if raw_area is not None:
@@ -314,7 +325,9 @@ def _check_file(name: str, text: str) -> _FileResult:
                 if value is not None:
                     replies[key] = value
         if area_id and title and intro and question and len(replies) == len(_REPLY_KEYS):
-            result.area = Area(area_id, title, intro, question, Replies(**replies), name)
+            result.area = Area(
+                area_id, title, intro, question, Replies(**replies), name, tuple(out_of_scope)
+            )
             result.area_line = lines.line(["area", "id"])
 
     raw_topics = doc.get("topics")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
@@ -76,6 +76,8 @@ class Match:
     score: float
     alternatives: tuple[tuple[str, float], ...] = ()
     ambiguous: bool = False
+    # declined because the question is (nearly) one an admin marked "not our policy"
+    out_of_scope: bool = False
 
     @property
     def candidates(self) -> list[str]:
@@ -124,6 +126,21 @@ class Matcher:
             for tid in term_ids:
                 self._phrases_by_term[tid].append(pi)
         self._lookup = lru_cache(maxsize=100_000)(self._lookup_uncached)
+        # STOPGAP (issue-7a), until the matcher learns from out_of_scope examples in general
+        # (issue-8): a question that is, word for word or nearly, one of an area's
+        # out_of_scope.examples is declined.
+        self._not_ours = sorted(
+            {_example_key(e) for area in kb.areas for e in area.out_of_scope_examples} - {""}
+        )
+
+    def is_not_ours(self, text: str) -> bool:
+        """Whether `text` is (nearly) one of the out_of_scope examples (STOPGAP, see above)."""
+        if not self._not_ours:
+            return False
+        key = _example_key(text)
+        return bool(key) and (
+            process.extractOne(key, self._not_ours, scorer=fuzz.ratio, score_cutoff=92) is not None
+        )
 
     # --- index -------------------------------------------------------------------------------
 
@@ -261,6 +278,8 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         s = self.settings
+        if self._not_ours and self.is_not_ours(text):
+            return Match(MatchKind.NONE, None, 0.0, out_of_scope=True)
         totals, ranks, has_content, smalltalk = self.scores(text)
         decoy = totals.get(self._decoy, 0.0)
         ranks.pop(self._decoy, None)
@@ -291,6 +310,10 @@ class Matcher:
 # Inflection and dialect endings the stemmer does not know (nynorsk -ane/-ar, Trønder/northern
 # -an, -å), tried when a word is not in the vocabulary as it stands.
 _ENDINGS = ("arane", "erane", "ane", "ene", "arne", "erne", "ar", "an", "en", "et", "er", "a", "e")
+
+
+def _example_key(text: str) -> str:
+    return " ".join(words(text))
 
 
 def _content_stems(text: str) -> list[str]:

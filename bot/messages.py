@@ -89,3 +89,139 @@ CONSOLE_NOTHING_TO_CHOOSE = (
 )
 CONSOLE_NO_SUCH_CHOICE = "Det tallet finnes ikke blant valgene. Velg et av tallene i klammer."
 CONSOLE_BYE = "Ha det bra!"
+
+# --- admins (bot/admin.py, bot/inbox.py, bot/statistics.py) ----------------------------------
+
+# the admin commands, as the admins' command menu shows them
+ADMIN_DESCRIBE_RELOAD = "Les inn kunnskapsfilene på nytt og test dem"
+ADMIN_DESCRIBE_STATS = "Hva velgerne spør om og mener; «csv» gir en fil"
+ADMIN_DESCRIBE_INBOX = "Spørsmål jeg ikke kunne svare på"
+ADMIN_START_NOTE = "Du er admin. Dine kommandoer:\n{commands}"
+AREA_MENU_BUTTON = "· {title} ·"
+
+RELOAD_FAILED = (
+    "Kunnskapsfilene har feil, så jeg leste dem ikke inn. Jeg svarer fortsatt med den forrige "
+    "kunnskapen. Rett feilene og send /oppdater igjen:"
+)
+RELOAD_PROBLEM = "• {file}, linje {line}, felt {field}: {message}"
+RELOAD_PROBLEM_NO_LINE = "• {file}, felt {field}: {message}"
+RELOAD_PROBLEM_FILE = "• {file}: {message}"
+RELOAD_MORE_PROBLEMS = "… og {count} feil til (se `distriktsbot check`)."
+RELOAD_DONE = "Kunnskapen er lest inn på nytt: {topics} emner i {files} fil(er)."
+RELOAD_AUTO = "Kunnskapsfilene er endret, og jeg har lest dem inn selv."
+RELOAD_AUTO_FAILED = (
+    "Kunnskapsfilene er endret, men de har feil. Jeg svarer fortsatt med den forrige kunnskapen."
+)
+RELOAD_NO_CHANGE = "Ingen endringer i emnene."
+RELOAD_ADDED = "Nye emner: {titles}."
+RELOAD_REMOVED = "Fjernet: {titles}."
+RELOAD_CHANGED = "Endret: {titles}."
+RELOAD_EXAMPLES = "Nye eksempelspørsmål: {count}."
+RELOAD_NOT_OURS = "Nye spørsmål merket «ikke vår politikk»: {count}."
+SELFTEST_OK = "Selvtest: alle {total} eksempelspørsmål havner på sitt eget emne."
+SELFTEST_MISSES = (
+    "Selvtest: {passed} av {total} eksempelspørsmål havner på sitt eget emne. Disse havner feil "
+    "(legg til nøkkelord, eller skriv eksempelet om):"
+)
+SELFTEST_MISS = "• «{example}» ({topic}) havner på {landed}"
+SELFTEST_NOWHERE = "ingen emner"
+
+# how the loader's problems read for admins (the loader's own text is the fallback)
+PROBLEM_TEXTS = (
+    (
+        r"^not valid YAML(?: \(column \d+\))?: (.*)$",
+        "ikke gyldig YAML ({0}). Sjekk innrykk, kolon og anførselstegn",
+    ),
+    (r"^missing required field '(.+)'$", "feltet «{0}» mangler. Legg det til"),
+    (
+        r"^unknown key '(.+?)'(?: \(did you mean '(.+)'\?\))?; allowed: (.*)$",
+        "ukjent felt «{0}». Tillatte felt: {2}",
+    ),
+    (r"^must be text, got (.*)$", "må være tekst"),
+    (r"^must not be empty$", "kan ikke være tomt"),
+    (r"^must be a list, got (.*)$", "må være en liste (linjer som starter med «- »)"),
+    (
+        r"^duplicate topic id '(.+)' \(first defined at (.+)\)$",
+        "emne-id «{0}» er brukt to ganger (først i {1}). Gi emnet en annen id",
+    ),
+    (r"^unknown topic id '(.+?)'.*$", "emnet «{0}» finnes ikke. Rett id-en eller fjern den"),
+    (r"^lists the topic itself$", "emnet kan ikke vise til seg selv"),
+)
+PROBLEM_DID_YOU_MEAN = " (mente du «{hint}»?)"
+
+STATS_USAGE = (
+    "Skriv /statistikk for de siste {default} dagene, /statistikk {example_days} for de siste "
+    "{example_days}, /statistikk {example_start} {example_end} for en periode, og legg til «csv» "
+    "for en fil."
+)
+STATS_NO_DATABASE = (
+    "Statistikken trenger databasen, og den svarer ikke akkurat nå. Prøv igjen om litt."
+)
+STATS_HEADER = "Statistikk {start}–{end} (i parentes: {prev_start}–{prev_end})"
+STATS_QUESTIONS = (
+    "Spørsmål: {questions} ({prev_questions}). Besvart: {matched} ({prev_matched}). "
+    "Avvist: {declined} ({prev_declined})."
+)
+STATS_SUBSCRIBERS = "Abonnenter på nyhetsbrevet nå: {count}"
+STATS_TOPIC = (
+    "• {title}: vist {answered} ({prev_answered}), Enig {agree}, Uenig {disagree}, {share}"
+)
+STATS_SHARE = "{share} enig"
+STATS_NO_VOTES = "ingen svar på Enig/Uenig"
+STATS_CHART_CAPTION = "Enig/Uenig og hvor ofte emnet ble vist, {start}–{end}"
+STATS_CHART_SHOWN = "Vist"
+STATS_CHART_AGREE = "Enig"
+STATS_CHART_DISAGREE = "Uenig"
+STATS_CSV_CAPTION = "Statistikk per emne, {start}–{end}"
+STATS_CSV_HEADER = (
+    "omrade",
+    "emne_id",
+    "emne",
+    "vist",
+    "besvart_sporsmal",
+    "apnet_fra_knapp",
+    "enig",
+    "uenig",
+    "andel_enig",
+    "vist_forrige",
+    "enig_forrige",
+    "uenig_forrige",
+)
+
+INBOX_EMPTY = "Innboksen er tom: ingen ubesvarte spørsmål som venter."
+INBOX_HEADER = "Ubesvarte spørsmål, mest spurt først ({groups} grupper):"
+INBOX_LINE = "{n}. «{text}» – {count} gang(er){similar}{ambiguous}"
+INBOX_SIMILAR = ", {count} lignende formuleringer"
+INBOX_AMBIGUOUS = " (fikk «Mente du …?»)"
+INBOX_MORE = "… og {count} grupper til."
+INBOX_CARD = "«{text}»\nSpurt {count} gang(er), sist {last}.{ambiguous}"
+INBOX_GUESSES = "Mine beste gjetninger er knappene under. Hvor hører spørsmålet hjemme?"
+INBOX_NO_GUESSES = "Jeg har ingen gode gjetninger. Velg et emne, eller merk det."
+INBOX_PICK = "Velg emnet spørsmålet «{text}» hører til:"
+INBOX_PICK_AREA = "Hvilket politikkområde er «{text}» ikke en del av?"
+INBOX_GONE = "Den gruppen er allerede behandlet eller slettet."
+INBOX_LEARNED = "La til «{text}» som eksempelspørsmål på «{title}» i {file}."
+INBOX_LEARNED_ALREADY = "«{text}» stod allerede som eksempelspørsmål på «{title}»."
+INBOX_LANDS = "Nå havner spørsmålet på «{title}», der du la det. ✔"
+INBOX_LANDS_ELSEWHERE = (
+    "Obs: spørsmålet havner fortsatt på {landed}, ikke på «{title}». Legg til et nøkkelord for "
+    "emnet i {file}, og send /oppdater."
+)
+INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {file}."
+INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
+INBOX_NOT_DECLINED = "Obs: spørsmålet havner fortsatt på {landed}."
+INBOX_IGNORED = "Ignorert: «{text}»."
+INBOX_WRITE_FAILED = "Jeg endret ikke fila: endringen ville gitt feil i kunnskapen:"
+INBOX_NEXT = "Neste i innboksen:"
+INBOX_REMAINING = "{count} grupper igjen i innboksen."
+BUTTON_OTHER_TOPIC = "Annet emne…"
+BUTTON_NOT_OURS = "Ikke vår politikk"
+BUTTON_IGNORE = "Ignorer"
+BUTTON_BACK = "Tilbake"
+BUTTON_INBOX = "Vis innboksen"
+
+ERROR_REPORT = (
+    "⚠️ Feil i boten: {error} i {where} (under {update}). Brukeren fikk en unnskyldning. "
+    "Detaljer står i loggen."
+)
+ERROR_REPORT_SUPPRESSED = " {count} feil til siden forrige melding ble ikke meldt."

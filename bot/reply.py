@@ -8,6 +8,7 @@ returns None for anything it does not recognise.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -22,12 +23,31 @@ class BlockKind(StrEnum):
     FACT = "fact"
     QUESTION = "question"
     NOTE = "note"
+    IMAGE = "image"  # `data` is a PNG; `text` is its caption
+    DOCUMENT = "document"  # `data` is a file named `filename`; `text` is its caption
+
+
+MEDIA_KINDS = frozenset({BlockKind.IMAGE, BlockKind.DOCUMENT})
 
 
 @dataclass(frozen=True)
 class Block:
     kind: BlockKind
     text: str
+    data: bytes | None = field(default=None, repr=False)  # the payload of a media block
+    filename: str | None = None
+
+    @staticmethod
+    def image(data: bytes, filename: str, caption: str = "") -> Block:
+        return Block(BlockKind.IMAGE, caption, data, filename)
+
+    @staticmethod
+    def document(data: bytes, filename: str, caption: str = "") -> Block:
+        return Block(BlockKind.DOCUMENT, caption, data, filename)
+
+    @property
+    def is_media(self) -> bool:
+        return self.kind in MEDIA_KINDS
 
 
 class Do(StrEnum):
@@ -40,9 +60,36 @@ class Do(StrEnum):
     SUBSCRIBE = "nb"  # opt in to the newsletter
     SHARE = "del"  # a ready-to-forward text for a topic
     LINK = "url"  # open a link (never sent back by a user)
+    AREA = "a"  # show one policy area's topics ("a:<area id>")
+    # --- admin actions: gated in bot/admin.py (ADMIN_ACTIONS below), never run for voters ---
+    INBOX = "uv"  # show the unanswered inbox ("uv") or one group of it ("uv:<group>")
+    LEARN = "ul"  # add a group's question as an example to a topic ("ul:<group>:<topic id>")
+    PICK_TOPIC = "uo"  # choose any topic for a group ("uo:<group>")
+    NOT_OURS = "ux"  # add a group's question to an area's out_of_scope ("ux:<group>[:<area>]")
+    IGNORE = "ui"  # leave a group out of the inbox ("ui:<group>")
 
 
-_NEEDS_TOPIC = {Do.TOPIC, Do.AGREE, Do.DISAGREE, Do.SHARE}
+_ID = TOPIC_ID.pattern.strip("^$")
+_GROUP = "[0-9a-z]{1,10}"  # an unanswered group's id in base 36
+# What follows "<prefix>:" for each action; None: nothing may follow.
+_ARGUMENT: dict[Do, re.Pattern[str] | None] = {
+    Do.TOPIC: TOPIC_ID,
+    Do.AGREE: TOPIC_ID,
+    Do.DISAGREE: TOPIC_ID,
+    Do.SHARE: TOPIC_ID,
+    Do.MENU: None,
+    Do.SUBSCRIBE: None,
+    Do.AREA: TOPIC_ID,
+    Do.INBOX: re.compile(f"^(?:{_GROUP})?$"),
+    Do.LEARN: re.compile(f"^{_GROUP}:{_ID}$"),
+    Do.PICK_TOPIC: re.compile(f"^{_GROUP}$"),
+    Do.NOT_OURS: re.compile(f"^{_GROUP}(?::{_ID})?$"),
+    Do.IGNORE: re.compile(f"^{_GROUP}$"),
+}
+ADMIN_ACTIONS = frozenset({Do.INBOX, Do.LEARN, Do.PICK_TOPIC, Do.NOT_OURS, Do.IGNORE})
+"""Actions only an admin may take: bot/admin.py checks who pressed, on every press."""
+ADMIN_DATA_PATTERN = "^(?:" + "|".join(sorted(d.value for d in ADMIN_ACTIONS)) + ")(?::|$)"
+"""A regular expression matching the button data of every admin action (for routing)."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +98,12 @@ class Action:
     label: str
     topic_id: str | None = None
     url: str | None = None
+    arg: str | None = None  # the argument of an action that is not about one topic
 
     def encode(self) -> str:
-        """The short string a button carries back ("ja:fergetakster", "m")."""
-        data = f"{self.do.value}:{self.topic_id}" if self.topic_id else self.do.value
+        """The short string a button carries back ("ja:fergetakster", "m", "ul:2s:landbruk")."""
+        value = self.topic_id or self.arg
+        data = f"{self.do.value}:{value}" if value else self.do.value
         if len(data.encode()) > MAX_ACTION_BYTES:  # topic ids are at most 40 characters
             raise ValueError(f"action data too long: {data!r}")
         return data
@@ -64,18 +113,19 @@ class Action:
         """Parse what a button sent back; None if it is malformed or not ours."""
         if not data or len(data.encode("utf-8", "replace")) > MAX_ACTION_BYTES:
             return None
-        prefix, _, topic_id = data.partition(":")
+        prefix, _, value = data.partition(":")
         try:
             do = Do(prefix)
         except ValueError:
             return None
         if do is Do.LINK:
             return None
-        if do in _NEEDS_TOPIC:
-            if not TOPIC_ID.match(topic_id):
-                return None
-            return do, topic_id
-        return (do, None) if not topic_id else None
+        pattern = _ARGUMENT[do]
+        if pattern is None:
+            return (do, None) if not value else None
+        if not pattern.match(value):
+            return None
+        return do, value or None
 
 
 @dataclass(frozen=True)

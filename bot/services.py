@@ -9,19 +9,30 @@ same services here and close them the same way:
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.admin import Admin, ErrorReports
 from bot.config import Config
 from bot.dialogue import Dialogue
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import (
+    KnowledgeBase,
+    KnowledgeError,
+    Problem,
+    knowledge_files,
+    load_knowledge,
+)
+from bot.selftest import KnowledgeDiff, SelfTest, diff_knowledge, self_test
 from bot.storage import Storage, StorageError
+from bot.writeback import Written, add_example, add_not_ours
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +43,129 @@ class StorageMode(enum.Enum):
     NONE = "none"  # one-off answers (`ask`): never touch the database
 
 
+@dataclass(frozen=True)
+class ReloadResult:
+    """What /oppdater (or a write-back, or the file watch) did."""
+
+    kb: KnowledgeBase  # the knowledge served now (the old one when `problems`)
+    problems: list[Problem] = field(default_factory=list)
+    diff: KnowledgeDiff | None = None
+    selftest: SelfTest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def _fingerprint(path: Path) -> Fingerprint:
+    """The knowledge files' names, modification times and sizes (to notice a change)."""
+    out = []
+    try:
+        files = knowledge_files(path) if path.exists() else []
+    except OSError:
+        files = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 @dataclass
 class Services:
     config: Config
     knowledge_path: Path
     storage: Storage | None
     dialogue: Dialogue
+    admin: Admin = field(init=False)
+    errors: ErrorReports = field(init=False)
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _fingerprint: Fingerprint = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        self.admin = Admin(self, self.config.admins)
+        self.errors = ErrorReports(self.config.admin_tools.error_reports_per_hour)
+        self.dialogue.start_note = self.admin.start_note
+        self._fingerprint = _fingerprint(self.knowledge_path)
 
     @property
     def kb(self) -> KnowledgeBase:
         return self.dialogue.kb
 
     async def close(self) -> None:
+        await self.dialogue.flush_counts()
         if self.storage is not None:
             storage, self.storage = self.storage, None
             await storage.close()
+
+    # --- the knowledge: reload, write-back ---------------------------------------------------
+
+    async def reload_knowledge(self) -> ReloadResult:
+        """Load and validate the knowledge files again. On any problem the old knowledge keeps
+        being served and the problems are returned; otherwise the new one is swapped in, and
+        the result says what changed and how the self-test went."""
+        async with self._lock:
+            return await self._reload()
+
+    async def _reload(self) -> ReloadResult:
+        old = self.kb
+        fingerprint = _fingerprint(self.knowledge_path)
+        try:
+            new = await asyncio.to_thread(load_knowledge, self.knowledge_path)
+        except KnowledgeError as exc:
+            self._fingerprint = fingerprint  # reported once; a new edit is a new change
+            log.warning("knowledge not reloaded: %d problem(s)", len(exc.problems))
+            return ReloadResult(old, list(exc.problems))
+        self.dialogue.reload(new)
+        self._fingerprint = fingerprint
+        test = self_test(new, self.dialogue.matcher)
+        log.info("knowledge reloaded: %d topics", len(new.topics))
+        return ReloadResult(new, diff=diff_knowledge(old, new), selftest=test)
+
+    def knowledge_changed(self) -> bool:
+        """Whether the knowledge files changed on disk since they were last (re)loaded."""
+        return _fingerprint(self.knowledge_path) != self._fingerprint
+
+    async def reload_if_changed(self) -> ReloadResult | None:
+        async with self._lock:
+            if not self.knowledge_changed():
+                return None
+            return await self._reload()
+
+    async def learn(self, topic_id: str, question: str) -> tuple[Written, ReloadResult]:
+        """Add `question` as an example of `topic_id` in its YAML file (validated, atomic),
+        then reload. Raises WriteError (file untouched) when the change would be invalid."""
+        async with self._lock:
+            written = await asyncio.to_thread(
+                add_example, self.kb, self.knowledge_path, topic_id, question
+            )
+            return written, await self._reload()
+
+    async def mark_not_ours(self, area_id: str, question: str) -> tuple[Written, ReloadResult]:
+        """Add `question` to the area's out_of_scope examples (validated, atomic), then reload."""
+        async with self._lock:
+            written = await asyncio.to_thread(
+                add_not_ours, self.kb, self.knowledge_path, area_id, question
+            )
+            return written, await self._reload()
+
+    # --- privacy ---------------------------------------------------------------------------
+
+    async def delete_old_questions(self, now: datetime | None = None) -> int:
+        """Delete unanswered questions older than `admin_tools.unanswered_days`."""
+        if self.storage is None:
+            return 0
+        now = now or datetime.now(UTC)
+        cutoff = now - timedelta(days=self.config.admin_tools.unanswered_days)
+        deleted = await self.storage.unanswered.delete_older_than(cutoff)
+        if deleted:
+            log.info("retention: deleted %d unanswered question(s)", deleted)
+        return deleted
 
 
 def knowledge_path(cfg: Config, override: str | Path | None = None) -> Path:

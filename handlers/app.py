@@ -28,12 +28,20 @@ from telegram.ext import (
     filters,
 )
 
+from bot.admin import ADMIN_COMMAND_NAMES
 from bot.config import Config
 from bot.dialogue import COMMAND_NAMES, COMMANDS
 from bot.knowledge import KnowledgeBase
 from bot.logs import configure_logging
+from bot.reply import ADMIN_DATA_PATTERN
 from bot.services import StorageMode, build_services
 from bot.storage import StorageError
+from handlers.admins import (
+    on_admin_button,
+    on_admin_command,
+    schedule_jobs,
+    set_admin_menus,
+)
 from handlers.aiohttp_request import AiohttpRequest
 from handlers.common import SERVICES
 from handlers.errors import on_error
@@ -64,10 +72,12 @@ def _file_url(base_url: str) -> str:
 
 def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, Any, Any, Any, Any]:
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        app.bot_data[SERVICES] = await build_services(
+        services = app.bot_data[SERVICES] = await build_services(
             cfg, kb, storage=StorageMode.REQUIRED, bot_username=app.bot.username
         )
         await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+        await set_admin_menus(app, services.admin)
+        schedule_jobs(app, services)
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
         gc.freeze()
@@ -101,6 +111,11 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     new = filters.UpdateType.MESSAGE
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # admin commands first: in a private chat, the core answers anyone who is not an admin
+    # exactly as an unknown command; in a group, like any unknown command, they get no answer
+    app.add_handler(
+        CommandHandler(list(ADMIN_COMMAND_NAMES), on_admin_command, filters=new & private)
+    )
     app.add_handler(CommandHandler(list(COMMAND_NAMES), on_command, filters=new))
     app.add_handler(MessageHandler(new & filters.COMMAND & private, on_command))
     addressed = filters.Entity("mention") | filters.REPLY
@@ -110,6 +125,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(MessageHandler(new & private & ~filters.TEXT, on_not_text))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edited))
+    app.add_handler(CallbackQueryHandler(on_admin_button, pattern=ADMIN_DATA_PATTERN))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(InlineQueryHandler(on_inline))
     app.add_error_handler(on_error)

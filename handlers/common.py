@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
 from bot.dialogue import Dialogue, Person
-from bot.reply import Reply
+from bot.reply import BlockKind, Reply
 from bot.services import Services
 from handlers.render import render_html, render_keyboard
 
@@ -39,11 +39,19 @@ async def send(message: Message | None, reply: Reply) -> None:
     """Answer a message with a rendered Reply (parse mode and link previews: the app's Defaults)."""
     if message is None:
         return
+    quote = message.chat.type != ChatType.PRIVATE
     try:
-        await message.reply_text(
-            render_html(reply),
-            reply_markup=render_keyboard(reply),
-            do_quote=message.chat.type != ChatType.PRIVATE,
-        )
+        html = render_html(reply)
+        if html:
+            await message.reply_text(html, reply_markup=render_keyboard(reply), do_quote=quote)
+        for block in reply.blocks:  # images and files: one message each, after the text
+            if block.data is None:
+                continue
+            upload = InputFile(block.data, filename=block.filename or "fil")
+            caption = block.text or None
+            if block.kind is BlockKind.IMAGE:
+                await message.reply_photo(upload, caption=caption, do_quote=quote)
+            else:
+                await message.reply_document(upload, caption=caption, do_quote=quote)
     except Forbidden as exc:  # the user blocked the bot or left the chat: nothing to do
         log.info("cannot reply: %s", exc.message)

@@ -15,6 +15,8 @@ MAX_MESSAGE_CHARS = 4096
 def render_html(reply: Reply) -> str:
     parts = []
     for block in reply.blocks:
+        if block.is_media:  # sent as a photo or a document of its own (handlers.common.send)
+            continue
         text = escape(block.text, quote=False)
         if block.kind in (BlockKind.TITLE, BlockKind.QUESTION):
             parts.append(f"<b>{text}</b>")

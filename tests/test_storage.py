@@ -149,7 +149,7 @@ async def test_migrations_create_schema_and_are_idempotent(db_url: str) -> None:
 
 async def test_upgrade_database_returns_head_revision(db_url: str) -> None:
     head = head_revision()
-    assert head == "0001"
+    assert head == "0002"
     assert await upgrade_database(db_url) == head
     assert await upgrade_database(db_url) == head  # idempotent
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.storage.engine import (
     DEFAULT_DATABASE_URL,
@@ -25,15 +25,37 @@ from bot.storage.engine import (
 )
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
+from bot.storage.stats import (
+    Count,
+    PeriodFigures,
+    Stats,
+    TopicFigures,
+    add_to_counter,
+    day_of,
+    vote_count,
+)
 from bot.storage.subscribers import Subscribers
-from bot.storage.unanswered import Unanswered, UnansweredQuestion
+from bot.storage.unanswered import (
+    GroupState,
+    LoggedQuestion,
+    Missed,
+    Unanswered,
+    UnansweredQuestion,
+)
 from bot.storage.votes import TopicOpinion, VoteOutcome, Votes
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "Count",
     "ForgetResult",
+    "GroupState",
+    "LoggedQuestion",
+    "Missed",
+    "PeriodFigures",
+    "Stats",
     "Storage",
     "StorageError",
+    "TopicFigures",
     "TopicOpinion",
     "UnansweredQuestion",
     "VoteOutcome",
@@ -58,6 +80,7 @@ class Storage:
         self.votes = Votes(db)
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
+        self.stats = Stats(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:
@@ -89,6 +112,16 @@ class Storage:
         """
         check_user_key(user_key)
         async with self.db.unit_of_work("forget a user") as conn:
+            # the opinion counters hold no person, but they must not keep counting these votes
+            opinions = await conn.execute(
+                select(VoteRow.topic_id, VoteRow.agree, VoteRow.updated_at).where(
+                    VoteRow.user_key == user_key
+                )
+            )
+            for topic_id, agree, updated_at in opinions.all():
+                await add_to_counter(
+                    self.db, conn, vote_count(bool(agree)), topic_id, day_of(updated_at), -1
+                )
             deleted = [
                 len(
                     (

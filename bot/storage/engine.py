@@ -275,6 +275,10 @@ class Database:
             logger.debug("%s", message)
             raise StorageError(message) from exc
 
+    def upsert_module(self) -> Any:
+        """The dialect's ``insert`` construct, which has ``on_conflict_do_update``."""
+        return pg_insert if self.dialect == "postgresql" else sqlite_insert
+
     def insert_ignoring_conflict(
         self, model: type[Base], values: dict[str, Any], conflict_columns: Sequence[str]
     ) -> Any:

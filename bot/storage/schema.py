@@ -5,12 +5,13 @@ The schema is owned by Alembic (`bot/migrations`); these models are what the mig
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Final
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Integer,
@@ -105,4 +106,39 @@ class UnansweredQuestionRow(Base):
     text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH))
     normalized_text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH), index=True)
     user_key: Mapped[str | None] = mapped_column(String(USER_KEY_MAX_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # "declined" (the bot said it does not know) or "ambiguous" (it asked "Mente du …?")
+    kind: Mapped[str] = mapped_column(String(16), default="declined", server_default="declined")
+    # the group of near-duplicates it was sorted into for /ubesvarte (None: not sorted yet)
+    group_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class UnansweredGroupRow(Base):
+    """A group of near-duplicate unanswered questions and what an admin did with it.
+
+    It holds no text: the wording shown is that of its questions, which are deleted after the
+    retention period; a group left without questions is deleted with them."""
+
+    __tablename__ = "unanswered_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # open | learned | not-ours | ignored
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    topic_id: Mapped[str | None] = mapped_column(String(TOPIC_ID_MAX_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AnswerCountRow(Base):
+    """How often something happened on a day: aggregate counters, no person in them.
+
+    kind: "match" (a question answered with the topic), "open" (the topic opened from a button
+    or a link), "ambiguous" ("Mente du …?"), "declined" (the bot did not know); "agree" and
+    "disagree" (the current votes last given that day); topic_id is "" where no topic applies."""
+
+    __tablename__ = "answer_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic_id: Mapped[str] = mapped_column(String(TOPIC_ID_MAX_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,6 +11,7 @@ from sqlalchemy.sql.expression import Executable
 from bot.storage.engine import Database
 from bot.storage.pseudonym import check_user_key
 from bot.storage.schema import TOPIC_ID_MAX_LENGTH, VoteRow, utcnow
+from bot.storage.stats import add_to_counter, day_of, vote_count
 
 
 class VoteOutcome(enum.Enum):
@@ -62,22 +63,30 @@ class Votes:
             ).returning(VoteRow.id)
             inserted = (await conn.execute(insert_stmt)).scalar_one_or_none()
             if inserted is not None:
+                await add_to_counter(self._db, conn, vote_count(agree), topic_id, day_of(now))
                 return VoteOutcome.NEW
             # A vote exists (possibly committed a moment ago by a concurrent call).  Flip it
-            # only if it differs; the row count tells us which case we are in.
-            changed = (
+            # only if it differs (the row is locked for that on PostgreSQL), and move the
+            # opinion counter from the old vote's day and side to today's new side.
+            old = (
                 await conn.execute(
-                    update(VoteRow)
-                    .where(
-                        VoteRow.user_key == user_key,
-                        VoteRow.topic_id == topic_id,
-                        VoteRow.agree != agree,
-                    )
-                    .values(agree=agree, updated_at=now)
-                    .returning(VoteRow.id)
+                    select(VoteRow.agree, VoteRow.updated_at)
+                    .where(VoteRow.user_key == user_key, VoteRow.topic_id == topic_id)
+                    .with_for_update()
                 )
-            ).scalar_one_or_none()
-            return VoteOutcome.CHANGED if changed is not None else VoteOutcome.UNCHANGED
+            ).one_or_none()
+            if old is None or bool(old.agree) == agree:
+                return VoteOutcome.UNCHANGED
+            await conn.execute(
+                update(VoteRow)
+                .where(VoteRow.user_key == user_key, VoteRow.topic_id == topic_id)
+                .values(agree=agree, updated_at=now)
+            )
+            await add_to_counter(
+                self._db, conn, vote_count(not agree), topic_id, day_of(old.updated_at), -1
+            )
+            await add_to_counter(self._db, conn, vote_count(agree), topic_id, day_of(now))
+            return VoteOutcome.CHANGED
 
     async def get(self, user_key: str, topic_id: str) -> bool | None:
         """The stored opinion of ``user_key`` on ``topic_id`` or None if there is none."""

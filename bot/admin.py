@@ -1,0 +1,248 @@
+"""The admins' side: who is an admin, the admin command table, and the gate every admin action
+passes.
+
+Admins are the Telegram user ids in the config's `admins`, in a private chat. Everything an admin
+can do is declared in the two tables below, and nowhere else: `ADMIN_COMMANDS` (name, the
+description the admins' command menu shows, the handler) and `ADMIN_BUTTONS` (a button's action,
+see `bot.reply.ADMIN_ACTIONS`, and its handler). A new admin command is one more entry. Every
+command and every button press goes through `Admin.command` / `Admin.press`, which check the
+person first: anyone else gets exactly the reply to an unknown command or an unknown button
+(callback data can be forged).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import messages
+from bot.dialogue import COMMANDS, Person
+from bot.knowledge import Problem
+from bot.reply import Action, Block, BlockKind, Do, Reply
+
+if TYPE_CHECKING:
+    from bot.services import ReloadResult, Services
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """One admin action: who, and the command's text or the button's argument ("" if none)."""
+
+    services: Services
+    person: Person
+    arg: str = ""
+
+
+AdminHandler = Callable[[AdminRequest], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class AdminCommand:
+    name: str
+    description: str  # shown in the admins' command menu
+    run: AdminHandler
+
+
+async def _reload(req: AdminRequest) -> Reply:
+    result = await req.services.reload_knowledge()
+    return Reply(tuple(Block(BlockKind.TEXT, t) for t in reload_report(result)))
+
+
+def _commands() -> tuple[AdminCommand, ...]:
+    from bot import inbox, statistics
+
+    return (
+        AdminCommand("oppdater", messages.ADMIN_DESCRIBE_RELOAD, _reload),
+        AdminCommand("statistikk", messages.ADMIN_DESCRIBE_STATS, statistics.stats_command),
+        AdminCommand("ubesvarte", messages.ADMIN_DESCRIBE_INBOX, inbox.inbox_command),
+        # issue-7b plugs /kringkast in here: AdminCommand("kringkast", …, newsletter.compose)
+    )
+
+
+def _buttons() -> dict[Do, AdminHandler]:
+    from bot import inbox
+
+    return {
+        Do.INBOX: inbox.show,
+        Do.LEARN: inbox.learn,
+        Do.PICK_TOPIC: inbox.pick_topic,
+        Do.NOT_OURS: inbox.not_ours,
+        Do.IGNORE: inbox.ignore,
+    }
+
+
+ADMIN_COMMANDS: tuple[AdminCommand, ...] = _commands()
+ADMIN_BUTTONS: dict[Do, AdminHandler] = _buttons()
+ADMIN_COMMAND_NAMES: tuple[str, ...] = tuple(c.name for c in ADMIN_COMMANDS)
+_BY_NAME = {c.name: c for c in ADMIN_COMMANDS}
+
+
+class Admin:
+    def __init__(self, services: Services, admins: Iterable[int]) -> None:
+        self.services = services
+        self.admins = frozenset(admins)
+
+    def is_admin(self, person: Person | None) -> bool:
+        """An admin, in a private chat: the check every admin action passes."""
+        return person is not None and person.private and person.user_id in self.admins
+
+    async def command(self, person: Person, name: str, arg: str = "") -> Reply:
+        entry = _BY_NAME.get(name.lower())
+        if entry is None or not self.is_admin(person):
+            # exactly what anyone gets for a command the bot does not know
+            return await self.services.dialogue.command(person, name, arg)
+        return await entry.run(AdminRequest(self.services, person, arg.strip()))
+
+    async def press(self, person: Person, data: str | None) -> Reply:
+        parsed = Action.decode(data)
+        handler = ADMIN_BUTTONS.get(parsed[0]) if parsed is not None else None
+        if parsed is None or handler is None or not self.is_admin(person):
+            # exactly what anyone gets for a button the bot does not know
+            return await self.services.dialogue.press(person, None)
+        return await handler(AdminRequest(self.services, person, parsed[1] or ""))
+
+    def start_note(self, person: Person) -> str | None:
+        """What /start adds for an admin: the admin commands."""
+        if not self.is_admin(person):
+            return None
+        lines = "\n".join(f"/{c.name} – {c.description}" for c in ADMIN_COMMANDS)
+        return messages.ADMIN_START_NOTE.format(commands=lines)
+
+    @staticmethod
+    def command_menu() -> list[tuple[str, str]]:
+        """The command menu an admin's chat shows: the voters' commands, then the admins'."""
+        return [*COMMANDS.items(), *((c.name, c.description) for c in ADMIN_COMMANDS)]
+
+
+# --- /oppdater: the report --------------------------------------------------------------------
+
+
+def problem_text(problem: Problem) -> str:
+    """A loader problem in plain Norwegian: file, line, field, what is wrong and what to do."""
+    message = problem.message
+    for pattern, text in messages.PROBLEM_TEXTS:
+        found = re.match(pattern, message)
+        if found is not None:
+            groups = [g or "" for g in found.groups()]
+            message = text.format(*groups)
+            if "did you mean" in problem.message and len(groups) > 1 and groups[1]:
+                message += messages.PROBLEM_DID_YOU_MEAN.format(hint=groups[1])
+            break
+    file = Path(problem.file).name if problem.file else "?"
+    if problem.field and problem.line:
+        return messages.RELOAD_PROBLEM.format(
+            file=file, line=problem.line, field=problem.field, message=message
+        )
+    if problem.field:
+        return messages.RELOAD_PROBLEM_NO_LINE.format(
+            file=file, field=problem.field, message=message
+        )
+    if problem.line:
+        return messages.RELOAD_PROBLEM.format(
+            file=file, line=problem.line, field="–", message=message
+        )
+    return messages.RELOAD_PROBLEM_FILE.format(file=file, message=message)
+
+
+MAX_PROBLEMS_SHOWN = 15
+
+
+def problems_text(problems: list[Problem]) -> str:
+    lines = [problem_text(p) for p in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(messages.RELOAD_MORE_PROBLEMS.format(count=len(problems) - MAX_PROBLEMS_SHOWN))
+    return "\n".join(lines)
+
+
+def selftest_text(result: ReloadResult) -> str:
+    test = result.selftest
+    if test is None:
+        return ""
+    if test.ok:
+        return messages.SELFTEST_OK.format(total=test.examples)
+    kb = result.kb
+    lines = [messages.SELFTEST_MISSES.format(passed=test.passed, total=test.examples)]
+    for miss in test.misses[:MAX_PROBLEMS_SHOWN]:
+        landed_topic = kb.topic(miss.landed) if miss.landed else None
+        topic = kb.topic(miss.topic_id)
+        lines.append(
+            messages.SELFTEST_MISS.format(
+                example=miss.example,
+                topic=topic.title if topic else miss.topic_id,
+                landed=f"«{landed_topic.title}»" if landed_topic else messages.SELFTEST_NOWHERE,
+            )
+        )
+    return "\n".join(lines)
+
+
+def reload_report(result: ReloadResult, *, automatic: bool = False) -> list[str]:
+    """The paragraphs of the reply to /oppdater (or of the note after an automatic reload)."""
+    if not result.ok:
+        head = messages.RELOAD_AUTO_FAILED if automatic else messages.RELOAD_FAILED
+        return [head, problems_text(result.problems)]
+    kb = result.kb
+    out = [messages.RELOAD_AUTO] if automatic else []
+    out.append(messages.RELOAD_DONE.format(topics=len(kb.topics), files=len(kb.files)))
+    diff = result.diff
+    changes = []
+    if diff is not None:
+
+        def titles(topics: Iterable[object]) -> str:
+            return ", ".join(f"«{getattr(t, 'title', t)}»" for t in topics)
+
+        if diff.added:
+            changes.append(messages.RELOAD_ADDED.format(titles=titles(diff.added)))
+        if diff.removed:
+            changes.append(messages.RELOAD_REMOVED.format(titles=titles(diff.removed)))
+        if diff.changed:
+            changes.append(messages.RELOAD_CHANGED.format(titles=titles(diff.changed)))
+        if diff.examples_added:
+            changes.append(messages.RELOAD_EXAMPLES.format(count=diff.examples_added))
+        if diff.not_ours_added:
+            changes.append(messages.RELOAD_NOT_OURS.format(count=diff.not_ours_added))
+    out.append("\n".join(changes) if changes else messages.RELOAD_NO_CHANGE)
+    out.append(selftest_text(result))
+    return [p for p in out if p]
+
+
+# --- errors reach the admins ------------------------------------------------------------------
+
+
+class ErrorReports:
+    """Short error reports for the admins, at most `per_hour` an hour.
+
+    A report names the kind of error, where in the code it happened and what kind of update was
+    being handled: never the error's message (it may quote a voter's text), never the token or the
+    secret."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_hour = per_hour
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._suppressed = 0
+
+    def report(self, error: BaseException, update_kind: str) -> str | None:
+        now = self._clock()
+        while self._sent and now - self._sent[0] >= 3600:
+            self._sent.popleft()
+        if len(self._sent) >= self.per_hour:
+            self._suppressed += 1
+            return None
+        self._sent.append(now)
+        frames = traceback.extract_tb(error.__traceback__)
+        own = [f for f in frames if "/bot/" in f.filename or "/handlers/" in f.filename]
+        frame = (own or frames)[-1] if frames else None
+        where = f"{Path(frame.filename).name}:{frame.lineno} ({frame.name})" if frame else "?"
+        text = messages.ERROR_REPORT.format(
+            error=type(error).__name__, where=where, update=update_kind
+        )
+        if self._suppressed:
+            text += messages.ERROR_REPORT_SUPPRESSED.format(count=self._suppressed)
+            self._suppressed = 0
+        return text

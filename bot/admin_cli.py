@@ -1,0 +1,143 @@
+"""The admins' tools on the command line, for admins without Telegram and for scripts:
+`stats`, `unanswered`, `learn` and `export`. Same services (bot.services), same core functions
+and the same write-back as the Telegram commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bot import inbox, statistics
+from bot.config import Config
+from bot.knowledge import KnowledgeBase
+from bot.services import Services, StorageMode, open_services
+from bot.storage import GroupState
+
+
+class AdminCliError(Exception):
+    """A user error; the message is printed as one line."""
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise AdminCliError(f"{name}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+async def run_admin_command(args: argparse.Namespace, cfg: Config, kb: KnowledgeBase) -> int:
+    from bot.cli import CliError
+
+    try:
+        async with open_services(
+            cfg, kb, knowledge=args.knowledge, storage=StorageMode.REQUIRED
+        ) as services:
+            if args.command == "stats":
+                return await _stats(services, args)
+            if args.command == "unanswered":
+                return await _unanswered(services, args.json)
+            if args.command == "learn":
+                return await _learn(services, args.question, args.topic)
+            return await _export(services, _date(args.since, "--since"))
+    except AdminCliError as exc:
+        raise CliError(str(exc)) from None
+
+
+async def _stats(services: Services, args: argparse.Namespace) -> int:
+    assert services.storage is not None
+    today = datetime.now(UTC).date()
+    since = _date(args.since, "--since")
+    until = _date(args.until, "--until") or today
+    if since is None:
+        period = statistics.Period.last(statistics.DEFAULT_DAYS, until)
+    else:
+        period = statistics.Period(since, until)
+    if period.end < period.start:
+        raise AdminCliError("--since: must not be after --until")
+    report = await statistics.gather(services.storage, period)
+    if args.csv:
+        sys.stdout.write(statistics.report_csv(services.kb, report).decode("utf-8"))
+    else:
+        print(statistics.report_text(services.kb, report))
+    if args.chart:
+        png = statistics.render_chart(services.kb, report)
+        try:
+            Path(args.chart).write_bytes(png)
+        except OSError as exc:
+            raise AdminCliError(f"{args.chart}: cannot write: {exc.strerror or exc}") from None
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0
+
+
+async def _unanswered(services: Services, as_json: bool) -> int:
+    assert services.storage is not None
+    groups = await inbox.open_groups(services.storage)
+    matcher = services.dialogue.matcher
+    guessed = {g.id: [t.id for t in inbox.guesses(services.kb, matcher, g.text)] for g in groups}
+    rows: list[dict[str, object]] = [
+        {
+            "group": g.key,
+            "text": g.text,
+            "count": g.count,
+            "wordings": g.wordings,
+            "ambiguous": g.ambiguous,
+            "last_asked": g.last_asked.isoformat(),
+            "guesses": guessed[g.id],
+        }
+        for g in groups
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        print(inbox.overview(groups))
+        for g in groups:
+            print(f"  [{g.key}] {g.text!r}: guesses {', '.join(guessed[g.id]) or '-'}")
+    return 0
+
+
+async def _learn(services: Services, question: str, topic_id: str) -> int:
+    from bot.admin import problems_text
+    from bot.writeback import WriteError
+
+    assert services.storage is not None
+    if services.kb.topic(topic_id) is None:
+        known = ", ".join(services.kb.topic_ids)
+        raise AdminCliError(f"unknown topic {topic_id!r}; topics: {known}")
+    try:
+        written, result = await services.learn(topic_id, question)
+    except WriteError as exc:
+        detail = problems_text(exc.problems) if exc.problems else ""
+        raise AdminCliError(f"the file was not changed: {exc}\n{detail}".rstrip()) from None
+    # the inbox group this question came from, if any, is handled now
+    key = inbox.words_key(question)
+    for group in await inbox.open_groups(services.storage):
+        if inbox.words_key(group.text) == key:
+            await services.storage.unanswered.close_group(group.id, GroupState.LEARNED, topic_id)
+    if written.added:
+        print(f"added to the examples of {topic_id} in {written.file}")
+    else:
+        print(f"already an example of {topic_id} in {written.file}; nothing written")
+    m = services.dialogue.matcher.match(question)
+    print(f"the question now lands on {m.topic_id or 'no topic'}")
+    if result.selftest is not None:
+        for line in result.selftest.lines():
+            print(line)
+    return 0 if m.topic_id == topic_id else 1
+
+
+async def _export(services: Services, since: date | None) -> int:
+    assert services.storage is not None
+    rows = await services.storage.stats.daily_votes(since)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["dag", "omrade", "emne_id", "enig", "uenig"])
+    for row in rows:
+        topic = services.kb.topic(row.topic_id)
+        area = topic.area_id if topic is not None else ""
+        writer.writerow([row.day, area, row.topic_id, row.agree, row.disagree])
+    return 0

@@ -1,0 +1,105 @@
+"""The knowledge's self-test (`distriktsbot check`, /oppdater, write-back) and what a reload
+changed.
+
+The self-test runs every topic's example questions through the matcher and lists those that land
+elsewhere. The diff compares two loaded knowledge bases: topics added, removed and changed, and
+example questions added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.knowledge import KnowledgeBase, Topic
+from bot.matcher import Matcher
+
+
+@dataclass(frozen=True)
+class Miss:
+    topic_id: str
+    example: str
+    landed: str | None  # the topic it lands on instead (None: declined)
+    score: float
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    topics: int
+    files: tuple[str, ...]
+    examples: int
+    misses: tuple[Miss, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.misses
+
+    @property
+    def passed(self) -> int:
+        return self.examples - len(self.misses)
+
+    def lines(self) -> list[str]:
+        """The report `distriktsbot check` prints (English, for the command line)."""
+        out = [
+            f"  {m.topic_id}: example {m.example!r} lands on {m.landed or 'no topic'} ({m.score})"
+            for m in self.misses
+        ]
+        out.append(
+            f"{self.topics} topics in {len(self.files)} file(s) ({', '.join(self.files)}); "
+            f"{self.passed}/{self.examples} examples land on their own topic"
+        )
+        return out
+
+
+def self_test(kb: KnowledgeBase, matcher: Matcher | None = None) -> SelfTest:
+    matcher = matcher or Matcher(kb)
+    misses: list[Miss] = []
+    total = 0
+    for topic in kb.topics:
+        for example in topic.examples:
+            total += 1
+            m = matcher.match(example)
+            if m.topic_id != topic.id:
+                misses.append(Miss(topic.id, example, m.topic_id, m.score))
+    return SelfTest(len(kb.topics), kb.files, total, tuple(misses))
+
+
+@dataclass(frozen=True)
+class KnowledgeDiff:
+    added: tuple[Topic, ...]
+    removed: tuple[Topic, ...]
+    changed: tuple[Topic, ...]  # in the new knowledge; anything but the examples changed
+    examples_added: int
+    not_ours_added: int  # out_of_scope examples added
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.added or self.removed or self.changed or self.examples_added or self.not_ours_added
+        )
+
+
+def _without_examples(topic: Topic) -> Topic:
+    from dataclasses import replace
+
+    return replace(topic, examples=())
+
+
+def diff_knowledge(old: KnowledgeBase, new: KnowledgeBase) -> KnowledgeDiff:
+    old_ids = set(old.topic_ids)
+    new_ids = set(new.topic_ids)
+    added = tuple(t for t in new.topics if t.id not in old_ids)
+    removed = tuple(t for t in old.topics if t.id not in new_ids)
+    changed = []
+    examples_added = 0
+    for topic in new.topics:
+        before = old.topic(topic.id)
+        if before is None:
+            continue
+        examples_added += len(set(topic.examples) - set(before.examples))
+        if _without_examples(before) != _without_examples(topic):
+            changed.append(topic)
+    old_not_ours = {e for a in old.areas for e in a.out_of_scope_examples}
+    new_not_ours = {e for a in new.areas for e in a.out_of_scope_examples}
+    return KnowledgeDiff(
+        added, removed, tuple(changed), examples_added, len(new_not_ours - old_not_ours)
+    )

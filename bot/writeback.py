@@ -1,0 +1,258 @@
+"""Writing into the knowledge files the admins own, without losing a comment.
+
+The only way the bot changes a knowledge file: ruamel.yaml round-trip mode (comments, key order,
+quoting and layout kept; the file's own indentation and line width detected and reused). Every
+change is validated by loading the whole knowledge with the changed file in its place (in a
+temporary copy) before the real file is touched; then the new text is written to a temporary file
+in the same folder, flushed to disk (fsync) and moved over the old one (`os.replace`), so a reader
+sees the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, knowledge_files, load_knowledge
+from bot.normalize import clean, words
+
+
+class WriteError(Exception):
+    """The change cannot be made; `problems` says why (the file is untouched)."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class Written:
+    file: Path
+    added: bool  # False: the question was already there, nothing written
+
+
+@dataclass(frozen=True)
+class _Layout:
+    mapping: int = 2
+    sequence: int = 4
+    offset: int = 2
+    width: int = 100
+
+
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:#]*:\s*(?:#.*)?$")
+_ITEM_LINE = re.compile(r"^( *)- ")
+
+
+def _layout(text: str) -> _Layout:
+    """The indentation and line width the file uses (ruamel's defaults if it does not say)."""
+    lines = [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    mapping = offset = None
+    for line, following in itertools.pairwise(lines):
+        key = _KEY_LINE.match(line)
+        if key is None:
+            continue
+        indent = len(key.group(1))
+        item = _ITEM_LINE.match(following)
+        if item is not None and offset is None:
+            offset = max(len(item.group(1)) - indent, 0)
+        elif item is None and mapping is None:
+            nested = len(following) - len(following.lstrip(" "))
+            if nested > indent:
+                mapping = nested - indent
+        if mapping is not None and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = offset if offset is not None else 2
+    width = max([len(line) for line in text.splitlines()] + [80])
+    return _Layout(mapping=mapping, sequence=offset + 2, offset=offset, width=width)
+
+
+def _yaml(layout: _Layout) -> YAML:
+    y = YAML()  # round-trip
+    y.preserve_quotes = True
+    y.indent(mapping=layout.mapping, sequence=layout.sequence, offset=layout.offset)
+    y.width = layout.width
+    return y
+
+
+def _append(seq: CommentedSeq, value: str) -> None:
+    """Append to a block sequence, keeping what followed its last item (blank lines, comments)
+    after the new last item instead of before it."""
+    last = len(seq) - 1
+    seq.append(value)
+    trailing = seq.ca.items.pop(last, None) if last >= 0 else None
+    if trailing is not None:
+        seq.ca.items[last + 1] = trailing
+
+
+def _new_seq(value: str) -> CommentedSeq:
+    seq = CommentedSeq([value])
+    seq.fa.set_block_style()
+    return seq
+
+
+def _set_list(parent: CommentedMap, key: str, value: str, after: tuple[str, ...]) -> bool:
+    """Add `value` to the list at `parent[key]` (creating it after one of `after`). False if it
+    is there already."""
+    current = parent.get(key)
+    if isinstance(current, CommentedSeq) and len(current) > 0:
+        if any(_same(str(v), value) for v in current):
+            return False
+        if current.fa.flow_style():
+            current.append(value)
+        else:
+            _append(current, value)
+        return True
+    # missing, empty ([]) or null: a new block list
+    if key in parent:
+        # the comments/blank lines after "key: []" must stay after the new list
+        trailing = parent.ca.items.get(key)
+        parent[key] = _new_seq(value)
+        if trailing is not None and trailing[2] is not None:
+            parent[key].ca.items[0] = [None, None, trailing[2], None]
+            parent.ca.items.pop(key, None)
+        return True
+    keys = list(parent.keys())
+    position = len(keys)
+    for name in after:
+        if name in keys:
+            position = keys.index(name) + 1
+            break
+    previous = keys[position - 1] if position > 0 else None
+    trailing = parent.ca.items.pop(previous, None) if previous is not None else None
+    parent.insert(position, key, _new_seq(value))
+    if trailing is not None and trailing[2] is not None:
+        parent[key].ca.items[0] = [None, None, trailing[2], None]
+    return True
+
+
+def _same(a: str, b: str) -> bool:
+    return words(a) == words(b)
+
+
+def _validate(kb_path: Path, file: Path, new_text: str) -> None:
+    """Load the whole knowledge with `file` replaced by `new_text`; raise WriteError if invalid."""
+    files = knowledge_files(kb_path)
+    with tempfile.TemporaryDirectory(prefix="distriktsbot-check-") as tmp:
+        copies: dict[str, str] = {}
+        for f in files:
+            target = Path(tmp) / f.name
+            if f.resolve() == file.resolve():
+                target.write_text(new_text, encoding="utf-8")
+            else:
+                shutil.copyfile(f, target)
+            copies[str(target)] = str(f)
+        try:
+            load_knowledge(tmp if kb_path.is_dir() else Path(tmp) / file.name)
+        except KnowledgeError as exc:
+            problems = [
+                Problem(copies.get(p.file, p.file), p.line, p.field, p.message)
+                for p in exc.problems
+            ]
+            raise WriteError("the change would make the knowledge invalid", problems) from None
+
+
+def atomic_write(file: Path, text: str) -> None:
+    """Replace `file` with `text`: temporary file in the same folder, fsync, os.replace."""
+    folder = file.parent
+    mode = file.stat().st_mode & 0o777 if file.exists() else 0o644
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (not on Windows)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _edit(kb_path: Path, file: Path, change: Any) -> Written:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WriteError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    y = _yaml(_layout(text))
+    data = y.load(text)
+    if not isinstance(data, CommentedMap):
+        raise WriteError(f"{file}: not a knowledge file (no mapping at the top)")
+    if not change(data):
+        return Written(file, added=False)
+    out = io.StringIO()
+    y.dump(data, out)
+    new_text = out.getvalue()
+    _validate(kb_path, file, new_text)
+    atomic_write(file, new_text)
+    return Written(file, added=True)
+
+
+def _question(text: str) -> str:
+    question = " ".join(clean(text).split())
+    if not words(question):
+        raise WriteError("the question has no words")
+    return question
+
+
+def add_example(kb: KnowledgeBase, kb_path: Path, topic_id: str, question: str) -> Written:
+    """Add `question` to the `examples` of `topic_id`, in the file that defines it."""
+    topic = kb.topic(topic_id)
+    if topic is None:
+        raise WriteError(f"unknown topic {topic_id!r}")
+    question = _question(question)
+    file = Path(kb.area_of(topic).source)
+
+    def change(data: CommentedMap) -> bool:
+        for raw in data.get("topics") or []:
+            if isinstance(raw, CommentedMap) and str(raw.get("id", "")).strip() == topic_id:
+                return _set_list(raw, "examples", question, ("keywords", "broad_keywords"))
+        raise WriteError(f"{file}: topic {topic_id!r} is not in this file (any more)")
+
+    return _edit(kb_path, file, change)
+
+
+def add_not_ours(kb: KnowledgeBase, kb_path: Path, area_id: str, question: str) -> Written:
+    """Add `question` to the area's `out_of_scope.examples` (created when missing)."""
+    area = next((a for a in kb.areas if a.id == area_id), None)
+    if area is None:
+        raise WriteError(f"unknown area {area_id!r}")
+    question = _question(question)
+    file = Path(area.source)
+
+    def change(data: CommentedMap) -> bool:
+        section = data.get("out_of_scope")
+        if not isinstance(section, CommentedMap):
+            section = CommentedMap()
+            keys = list(data.keys())
+            position = keys.index("area") + 1 if "area" in keys else len(keys)
+            previous = keys[position - 1] if position > 0 else None
+            trailing = data.ca.items.pop(previous, None) if previous is not None else None
+            data.insert(position, "out_of_scope", section)
+            added = _set_list(section, "examples", question, ())
+            if trailing is not None and trailing[2] is not None:
+                section["examples"].ca.items[0] = [None, None, trailing[2], None]
+            return added
+        return _set_list(section, "examples", question, ())
+
+    return _edit(kb_path, file, change)

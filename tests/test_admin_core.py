@@ -1,0 +1,197 @@
+"""The admin side's core without Telegram: opinion counters kept exact, retention, grouping of
+unanswered questions, the period parser, the Norwegian problem texts, error-report limits."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+
+from bot.admin import ErrorReports, problem_text
+from bot.inbox import open_groups
+from bot.knowledge import Problem
+from bot.statistics import Period, parse_request
+from bot.storage import Count, Missed, Storage, pseudonymize
+from bot.storage.schema import UnansweredQuestionRow, VoteRow
+
+SECRET = "core-admin-secret-0123456789abcdef"
+
+
+async def _truth(storage: Storage) -> dict[str, tuple[int, int]]:
+    """Agree/disagree per topic counted from the votes themselves."""
+    async with storage.db.unit_of_work("count") as conn:
+        rows = await conn.execute(
+            select(
+                VoteRow.topic_id, func.sum(case((VoteRow.agree, 1), else_=0)), func.count()
+            ).group_by(VoteRow.topic_id)
+        )
+        return {t: (int(a), int(n) - int(a)) for t, a, n in rows}
+
+
+async def test_opinion_counters_stay_exact_through_changes_and_forget(db_url: str) -> None:
+    rng = random.Random(3)
+    storage = await Storage.open(db_url)
+    try:
+        keys = [pseudonymize(SECRET, uid) for uid in range(40)]
+        topics = ["fergetakster", "bredband", "landbruk"]
+        for _ in range(400):
+            await storage.votes.record(rng.choice(keys), rng.choice(topics), rng.random() < 0.6)
+        for key in keys[:7]:
+            await storage.forget(key)
+        today = datetime.now(UTC).date()
+        figures = await storage.stats.period(today - timedelta(days=1), today)
+        counted = {
+            t: (f.agree, f.disagree) for t, f in figures.topics.items() if f.agree or f.disagree
+        }
+        assert counted == await _truth(storage)
+        # a vote last changed in an earlier period is counted there, and moves when changed
+        key = keys[-1]
+        await storage.votes.record(key, "by-og-land", True)
+        async with storage.db.unit_of_work("age") as conn:
+            await conn.execute(
+                update(VoteRow)
+                .where(VoteRow.user_key == key, VoteRow.topic_id == "by-og-land")
+                .values(updated_at=datetime.now(UTC) - timedelta(days=20))
+            )
+        # (the counter was written for today; move it as an old vote would have been counted)
+        await storage.stats.bump(Count.AGREE, "by-og-land", today - timedelta(days=20))
+        async with storage.db.unit_of_work("fix") as conn:
+            from bot.storage.stats import add_to_counter
+
+            await add_to_counter(storage.db, conn, Count.AGREE, "by-og-land", today, -1)
+        before = await storage.stats.period(today - timedelta(days=30), today - timedelta(days=10))
+        assert before.topics["by-og-land"].agree == 1
+        await storage.votes.record(key, "by-og-land", False)
+        old = await storage.stats.period(today - timedelta(days=30), today - timedelta(days=10))
+        now = await storage.stats.period(today, today)
+        assert old.topics["by-og-land"].agree == 0
+        assert now.topics["by-og-land"].disagree == 1
+        # exported per day: no person, same totals
+        daily = await storage.stats.daily_votes()
+        totals: dict[str, list[int]] = {}
+        for row in daily:
+            pair = totals.setdefault(row.topic_id, [0, 0])
+            pair[0] += row.agree
+            pair[1] += row.disagree
+        assert {t: tuple(v) for t, v in totals.items() if any(v)} == await _truth(storage)
+    finally:
+        await storage.close()
+
+
+async def test_answer_counters_and_totals(db_url: str) -> None:
+    storage = await Storage.open(db_url)
+    try:
+        for kind, topic in [
+            (Count.MATCH, "bredband"),
+            (Count.MATCH, "bredband"),
+            (Count.OPEN, "bredband"),
+            (Count.AMBIGUOUS, ""),
+            (Count.DECLINED, ""),
+        ]:
+            await storage.stats.bump(kind, topic)
+        today = datetime.now(UTC).date()
+        f = await storage.stats.period(today, today)
+        assert (f.topics["bredband"].matched, f.topics["bredband"].opened) == (2, 1)
+        assert f.questions == 4 and f.matched_share == 0.5 and f.declined_share == 0.25
+        empty = await storage.stats.period(today - timedelta(days=9), today - timedelta(days=3))
+        assert empty.questions == 0 and empty.matched_share is None
+    finally:
+        await storage.close()
+
+
+async def test_grouping_and_retention(db_url: str) -> None:
+    storage = await Storage.open(db_url)
+    try:
+        key = pseudonymize(SECRET, 77)
+        for text in (
+            "Hva med ulven?",
+            "hva med ulven",
+            "Hva med ulvene?",
+            "Hva med skatten?",
+            "Kan jeg stemme fra utlandet?",
+        ):
+            await storage.unanswered.log(text, key)
+        await storage.unanswered.log("Hva med ulven og bjørnen?", None, Missed.AMBIGUOUS)
+        groups = await open_groups(storage)
+        assert [g.count for g in groups][:1] == [3]
+        # the wording shown is one written as a question (capital letter, "?")
+        assert groups[0].text in ("Hva med ulven?", "Hva med ulvene?")
+        assert groups[0].wordings == 3
+        assert {g.text for g in groups[1:]} >= {"Hva med skatten?", "Kan jeg stemme fra utlandet?"}
+        # stable ids: listing again sorts nothing anew
+        assert [g.id for g in await open_groups(storage)] == [g.id for g in groups]
+        # a new near-duplicate joins the open group
+        await storage.unanswered.log("Hva med ulven??", key)
+        assert (await open_groups(storage))[0].count == 4
+
+        # retention: everything older than the cut-off goes, and groups left empty with it
+        async with storage.db.unit_of_work("age") as conn:
+            await conn.execute(
+                update(UnansweredQuestionRow)
+                .where(
+                    UnansweredQuestionRow.text.in_(
+                        ["Hva med ulven?", "hva med ulven", "Hva med ulvene?", "Hva med ulven??"]
+                    )
+                )
+                .values(created_at=datetime.now(UTC) - timedelta(days=31))
+            )
+        deleted = await storage.unanswered.delete_older_than(datetime.now(UTC) - timedelta(days=30))
+        assert deleted == 4
+        left = await open_groups(storage)
+        assert {g.text for g in left} == {
+            "Hva med skatten?",
+            "Kan jeg stemme fra utlandet?",
+            "Hva med ulven og bjørnen?",
+        }
+        assert await storage.unanswered.group_state(groups[0].id) is None  # deleted with them
+    finally:
+        await storage.close()
+
+
+def test_period_parsing() -> None:
+    today = date(2026, 11, 27)
+    default = parse_request("", today)
+    assert default is not None and default.period == Period(date(2026, 11, 21), today)
+    assert default.period.before() == Period(date(2026, 11, 14), date(2026, 11, 20))
+    thirty = parse_request("30 csv", today)
+    assert thirty is not None and thirty.csv and thirty.period.days == 30
+    span = parse_request("2026-01-01 2026-01-31", today)
+    assert span is not None and span.period.days == 31
+    assert span.period.before() == Period(date(2025, 12, 1), date(2025, 12, 31))
+    for bad in ("i fjor", "0", "2026-02-30", "2026-02-01 2026-01-01", "99999"):
+        assert parse_request(bad, today) is None, bad
+
+
+def test_problems_read_in_norwegian_with_file_line_and_field() -> None:
+    p = Problem(
+        "/x/knowledge/distriktspolitikk.yaml",
+        12,
+        "topics[2].keywrods",
+        "unknown key 'keywrods' (did you mean 'keywords'?); allowed: id, keywords, title",
+    )
+    text = problem_text(p)
+    assert text.startswith("• distriktspolitikk.yaml, linje 12, felt topics[2].keywrods:")
+    assert "ukjent felt «keywrods»" in text and "mente du «keywords»" in text
+    missing = problem_text(Problem("a.yaml", 3, "topics[0]", "missing required field 'pledge'"))
+    assert "feltet «pledge» mangler" in missing
+    # a message without a translation still names where, with the loader's own words
+    other = problem_text(Problem("a.yaml", None, "", "file is larger than 2 MB"))
+    assert other == "• a.yaml: file is larger than 2 MB"
+
+
+def test_error_reports_are_rate_limited_and_carry_no_message() -> None:
+    clock = [0.0]
+    reports = ErrorReports(2, clock=lambda: clock[0])
+    try:
+        raise ValueError("the voter wrote: mitt personnummer")
+    except ValueError as exc:
+        error = exc
+    first = reports.report(error, "message")
+    assert first is not None and "ValueError" in first and "personnummer" not in first
+    assert reports.report(error, "message") is not None
+    assert reports.report(error, "message") is None
+    assert reports.report(error, "message") is None
+    clock[0] = 3601.0
+    later = reports.report(error, "callback_query")
+    assert later is not None and "2 feil til" in later
