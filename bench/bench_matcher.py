@@ -162,7 +162,7 @@ def _real_words(shipped: KnowledgeBase) -> list[str]:
     """Content-looking words of the shipped topics and the source text (lower case, æøå)."""
     texts: list[str] = []
     for t in shipped.topics:
-        texts += [t.title, t.pledge, t.explanation, *t.keywords, *t.examples]
+        texts += [t.title, t.pledge, t.explanation or "", *t.keywords, *t.examples]
         texts += [f.text for f in t.facts]
     if SOURCE.exists():
         texts.append(SOURCE.read_text(encoding="utf-8"))

@@ -144,7 +144,7 @@ class Dialogue:
         blocks = [
             Block(BlockKind.TITLE, topic.title),
             Block(BlockKind.TEXT, topic.pledge),
-            Block(BlockKind.TEXT, topic.explanation),
+            *([Block(BlockKind.TEXT, topic.explanation)] if topic.explanation else []),
             *(Block(BlockKind.FACT, f.text) for f in topic.facts),
             Block(BlockKind.QUESTION, area.question),
         ]

@@ -40,6 +40,27 @@ class Replies:
 
 
 @dataclass(frozen=True)
+class OutOfScope:
+    """What an area does not answer, for the matcher to decline (all lists optional).
+
+    examples: whole questions that must be declined (the admins' "Ikke vår politikk" button
+    appends to this list); subjects: words and phrases of subjects the area does not cover;
+    practical: cues of practical-information questions (timetables, opening hours, customer
+    service, which cable, a price at a named chain), which are not policy questions."""
+
+    examples: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    practical: tuple[str, ...] = ()
+
+    def __add__(self, other: OutOfScope) -> OutOfScope:
+        return OutOfScope(
+            self.examples + other.examples,
+            self.subjects + other.subjects,
+            self.practical + other.practical,
+        )
+
+
+@dataclass(frozen=True)
 class Area:
     id: str
     title: str
@@ -47,6 +68,7 @@ class Area:
     question: str
     replies: Replies
     source: str  # file it came from
+    out_of_scope: OutOfScope = OutOfScope()
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ class Topic:
     id: str
     title: str
     pledge: str
-    explanation: str
+    explanation: str | None  # from the same passage of the source as the pledge, or none
     facts: tuple[Fact, ...]
     related: tuple[str, ...]
     keywords: tuple[str, ...]
@@ -85,6 +107,14 @@ class KnowledgeBase:
     def topic_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.topics)
 
+    @property
+    def out_of_scope(self) -> OutOfScope:
+        """The out-of-scope lists of every area together."""
+        merged = OutOfScope()
+        for area in self.areas:
+            merged = merged + area.out_of_scope
+        return merged
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -113,10 +143,12 @@ class KnowledgeError(Exception):
 
 _AREA_KEYS = {"id", "title", "intro", "question", "replies"}
 _REPLY_KEYS = {f for f in Replies.__dataclass_fields__}
-_TOPIC_REQUIRED = {"id", "title", "pledge", "explanation", "keywords"}
-_TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples", "broad_keywords"}
+_TOPIC_REQUIRED = {"id", "title", "pledge", "keywords"}
+_TOPIC_KEYS = _TOPIC_REQUIRED | {"explanation", "facts", "related", "examples", "broad_keywords"}
 _FACT_KEYS = {"text", "date"}
-_FILE_KEYS = {"area", "topics"}
+_FILE_REQUIRED = {"area", "topics"}
+_FILE_KEYS = _FILE_REQUIRED | {"out_of_scope"}
+_OUT_OF_SCOPE_KEYS = {"examples", "subjects", "practical"}
 
 
 class _Lines:
@@ -290,7 +322,7 @@ def _check_file(name: str, text: str) -> _FileResult:
     result = _FileResult(problems=ck.problems)  # the checker appends to this very list
     for key, line in lines.duplicate_keys():
         ck.fail([], f"key '{key}' appears twice in the same mapping", line)
-    doc = ck.mapping(data, [], _FILE_KEYS, _FILE_KEYS)
+    doc = ck.mapping(data, [], _FILE_KEYS, _FILE_REQUIRED)
     if doc is None:
         return result
 
@@ -313,8 +345,11 @@ def _check_file(name: str, text: str) -> _FileResult:
                 value = ck.text(raw_replies.get(key), ["area", "replies", key])
                 if value is not None:
                     replies[key] = value
+        out_of_scope = _check_out_of_scope(ck, doc)
         if area_id and title and intro and question and len(replies) == len(_REPLY_KEYS):
-            result.area = Area(area_id, title, intro, question, Replies(**replies), name)
+            result.area = Area(
+                area_id, title, intro, question, Replies(**replies), name, out_of_scope
+            )
             result.area_line = lines.line(["area", "id"])
 
     raw_topics = doc.get("topics")
@@ -336,6 +371,19 @@ def _check_file(name: str, text: str) -> _FileResult:
     return result
 
 
+def _check_out_of_scope(ck: _FileChecker, doc: Mapping[str, Any]) -> OutOfScope:
+    if doc.get("out_of_scope") is None:
+        return OutOfScope()  # absent, or the key with nothing under it yet
+    raw = ck.mapping(doc["out_of_scope"], ["out_of_scope"], _OUT_OF_SCOPE_KEYS, set())
+    if raw is None:
+        return OutOfScope()
+    lists = {
+        key: tuple(ck.text_list(raw.get(key), ["out_of_scope", key], non_empty=False))
+        for key in sorted(_OUT_OF_SCOPE_KEYS)
+    }
+    return OutOfScope(**lists)
+
+
 def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str) -> Topic | None:
     before = len(ck.problems)
     t = ck.mapping(raw, path, _TOPIC_KEYS, _TOPIC_REQUIRED)
@@ -348,9 +396,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
     title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
     pledge = ck.text(t.get("pledge"), [*path, "pledge"]) if "pledge" in t else None
-    explanation = (
-        ck.text(t.get("explanation"), [*path, "explanation"]) if "explanation" in t else None
-    )
+    explanation = ck.text(t.get("explanation"), [*path, "explanation"], required=False)
     keywords = (
         ck.text_list(t.get("keywords"), [*path, "keywords"], non_empty=True)
         if "keywords" in t
@@ -380,7 +426,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
             date = None
         if text is not None:
             facts.append(Fact(text, date))
-    if len(ck.problems) > before or not (topic_id and title and pledge and explanation):
+    if len(ck.problems) > before or not (topic_id and title and pledge):
         return None
     return Topic(
         id=topic_id,

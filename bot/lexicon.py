@@ -52,33 +52,37 @@ SMALLTALK = frozenset(
     """.split()
 )
 
-# Words that signal another policy area or another subject the knowledge base does not cover.
-# The matcher indexes them as a decoy: a question whose best match is the decoy is declined, so
-# "skal elbiler betale moms?" or "strømprisen er for høy" do not get a pledge about chargers or
-# broadband just because they share a word with one.
-OFFTOPIC = frozenset(
+# A sentence that asks even without a question mark ("jeg lurer på …", "I wonder …"): in a long
+# message, its words weigh more than the story's.
+ASKING = frozenset(
     """
-    abort abortloven skatt skatten skatter skattelette formuesskatt eiendomsskatt inntektsskatt
-    moms avgift avgifter avgiften bompenger bompengar bompengene bomring bom veiprising toll
-    ulv ulven ulvar rovdyr rovdyrpolitikk bjorn gaupe jerv orn rovvilt
-    strompris strompriser stromprisen stromstotte stromregning stromregninga nettleie nettleia
-    kraftpris kraftprisen
-    sykehus sjukehus sykehuset sjukehuset fodeavdeling fodeavdelinga fodestue legevakt
-    akutt akuttmottak ambulanse psykiatri tannlege tannhelse
-    pensjon pensjonen pensjonar alderspensjon trygd uforetrygd dagpenger sosialhjelp
-    innvandring innvandrere flyktninger flyktningar asyl integrering
-    nato forsvar forsvaret militaer krig ukraina russland palestina israel gaza
-    politi politiet lensmann kriminalitet fengsel narkotika rus
-    tog toget jernbane jernbanen buss bussen kollektiv kollektivtrafikk fly flyplass hurtigruta
-    veg vei veien vegen tunnel bru hull asfalt
-    rente renta renten boligpris boligprisene boliglan inflasjon matpris matprisene
-    barnehage barnehagepris kontantstotte barnetrygd skolemat leksehjelp kroppsoving karakterer
-    eksamen universitet studiestotte lanekassen
-    oljefond oljefondet oljeboring klimakvoter fiskekvoter kvote kvoter oppdrett lakseskatt
-    valg valget valgkamp kommunevalg stortingsvalg meningsmaling statsminister partileder
-    monarki kongen
-    vaer vaeret regn sno fotball kamp kampen rosenborg oppskrift middag kake vitser vits
-    traktor mobil mobilen telefon telefonen passord ruter ruteren sms svindel
-    klesvask kjaereste
+    lurer lurar lure undrer undres spor sporsmal sporsmaal wonder wondering question
     """.split()
+)
+
+# Cues of a policy question: who is asked (the party, the state, "dere") and what about (plans,
+# fairness, priorities). They offset practical-information cues (`out_of_scope.practical` in the
+# knowledge files), so "Hvorfor er ferja så dyr, hva vil dere gjøre?" stays a policy question.
+# Single folded words, or two folded words in a row.
+POLICY = frozenset(
+    """
+    dere dokker dokk dokkar dykk dakk dakker ap arbeiderpartiet arbeidarpartiet partiet
+    regjeringa regjeringen regjering staten stortinget politikk politikken politikere
+    politikarar partiprogram valgprogram lover lofte lofter lova satse satser satsar
+    prioritere prioriterer plan planen planer planar rettferdig urettferdig
+    you your government party policy politics ihr euch partei regierung politik
+    """.split()
+) | frozenset(
+    [
+        "vil dere",
+        "vil de",
+        "skal dere",
+        "gjor dere",
+        "gjer de",
+        "blir det",
+        "kommer det",
+        "kjem det",
+        "hvorfor ma",
+        "kvifor ma",
+    ]
 )

@@ -7,9 +7,10 @@ in bokmål, nynorsk and English. Everything is folded to one ASCII spelling befo
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 
@@ -23,9 +24,15 @@ _FOLD = str.maketrans(
         "ü": "u",
         "ß": "ss",
         "œ": "oe",
+        "ł": "l",
+        "đ": "d",
     }
 )
-_TOKEN = re.compile(r"[a-z0-9]+")
+# letters and digits of any script: a question in Polish, Arabic or Ukrainian keeps its words
+_TOKEN = re.compile(r"[^\W_]+")
+# a sentence ends at . ! ? or a line break (a decimal point or "16. august" may cut a sentence in
+# two; that only moves a few words between the story and the question)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _AA = re.compile(r"aa")
 
 _stemmer = snowballstemmer.stemmer("norwegian")
@@ -52,6 +59,13 @@ def fold(text: str) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a message, as written (not folded); empty ones dropped."""
+    return [
+        part.strip() for part in _SENTENCE.split(text[: MAX_QUESTION_CHARS * 2]) if part.strip()
+    ]
+
+
 def words(text: str) -> list[str]:
     """The folded words of a text, in order."""
     return [w for w in fold(text[: MAX_QUESTION_CHARS * 2]).split() if len(w) <= MAX_WORD_CHARS]
@@ -64,3 +78,36 @@ def stem(word: str) -> str:
         return word
     stemmed: str = _stemmer.stemWord(word)
     return stemmed
+
+
+RARITY_COMMON = 6.5
+"""A word this common (Zipf frequency: 6.5 is "og", "hva", "dere") weighs RARITY_FLOOR ..."""
+RARITY_RARE = 4.0
+"""... and a word this rare or rarer ("ferje" 3.3, "lade" 4.0, unknown words) weighs 1."""
+RARITY_FLOOR = 0.3
+
+
+@cache
+def _zipf() -> dict[str, float]:
+    """Zipf frequency of Norwegian words (wordfreq's small bokmål list, offline), by folded
+    word and by stem; the higher of two words that fold or stem alike."""
+    from wordfreq import get_frequency_dict
+
+    table: dict[str, float] = {}
+    for word, freq in get_frequency_dict("nb", wordlist="small").items():
+        z = math.log10(freq) + 9.0
+        for folded in fold(word).split():
+            for key in (folded, stem(folded)):
+                if z > table.get(key, 0.0):
+                    table[key] = z
+    return table
+
+
+def rarity(word: str) -> float:
+    """How much a folded word (or stem) weighs for being rare in everyday Norwegian: 1 for rare
+    and unknown words, down to RARITY_FLOOR for the most common ones."""
+    z = _zipf().get(word, 0.0)
+    if z <= RARITY_RARE:
+        return 1.0
+    share = min(1.0, (z - RARITY_RARE) / (RARITY_COMMON - RARITY_RARE))
+    return 1.0 - share * (1.0 - RARITY_FLOOR)
