@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from bot.config import Config, ConfigError, load_config
 from bot.evaluate import LabelError, evaluate, read_labelled
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from bot.matcher import Match, Matcher
+from bot.matcher import Match, Matcher, keyword_collisions
 
 log = logging.getLogger("distriktsbot")
 
@@ -82,6 +82,7 @@ def _match_json(m: Match) -> dict[str, Any]:
         "topic": m.topic_id,
         "score": m.score,
         "alternatives": [{"topic": t, "score": s} for t, s in m.alternatives],
+        "ambiguous": m.ambiguous,
     }
 
 
@@ -129,6 +130,8 @@ def cmd_check(kb: KnowledgeBase, out: TextIO) -> int:
                 problems += 1
                 got = m.topic_id or "no topic"
                 print(f"  {topic.id}: example {example!r} lands on {got} ({m.score})", file=out)
+    for warning in keyword_collisions(kb):
+        print(f"  warning: {warning}", file=out)
     files = ", ".join(kb.files)
     print(
         f"{len(kb.topics)} topics in {len(kb.files)} file(s) ({files}); "

@@ -86,3 +86,87 @@ POLICY = frozenset(
         "kvifor ma",
     ]
 )
+
+# Words that ask for a figure or a date ("når", "hvor mange", "how much"): the answer then leads
+# with the fact that answers it. Single folded words, or two folded words in a row.
+FIGURE_QUESTION = frozenset(
+    """
+    nar naar when wann kiedy innen dato datoen tall tallet prosent mbit mbps koster kostar
+    cost costs
+    """.split()
+) | frozenset(
+    [
+        "hvor mye",
+        "hvor mykje",
+        "kor mye",
+        "kor mykje",
+        "hvor mange",
+        "kor mange",
+        "hvor fort",
+        "kor fort",
+        "hvor raskt",
+        "hvor billig",
+        "hvor stor",
+        "kor stor",
+        "hvilket ar",
+        "kva ar",
+        "how much",
+        "how many",
+        "how fast",
+        "what year",
+        "by when",
+    ]
+)
+
+# Function words typical of one language and not of Norwegian (lower case, not folded), to tell a
+# question in another language: it is answered in Norwegian, with a line saying so.
+LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
+    "no": frozenset(
+        """
+        og ikke ikkje er det hva kva jeg eg på til som vil kan dere dokker har ei et å hvordan
+        korleis hvorfor kvifor blir bli med meg oss vi vår når kor hvor mye mykje også skal ska
+        eller men av fra frå noe noko hos sånn slik
+        """.split()
+    ),
+    "en": frozenset(
+        """
+        the and what will you your is are of to do does how why when my we our there about more
+        with would should this that have has it they get people please which where
+        """.split()
+    ),
+    "sv": frozenset(
+        """
+        och inte vad är för jag hur varför också mycket någon några här där bör måste ni dom
+        bara vill kvar hemma tryggt
+        """.split()
+    ),
+    "da": frozenset(
+        """
+        hvad af jer jeres mig dig sig blive bliver gøre meget lidt hvornår nogen noget vores
+        """.split()
+    ),
+    "de": frozenset(
+        """
+        und ist nicht ich wir ihr für mit auf wird werden auch wie was warum wann mehr gibt haben
+        sind das die zu von zum im ihre ihrer
+        """.split()
+    ),
+    "pl": frozenset(
+        """
+        nie jest czy się że jak dla mój moja moje mam może będzie są tak przez oraz więcej gdzie
+        kiedy dlaczego chcecie wasza waszej co żeby we
+        """.split()
+    ),
+    "fr": frozenset(
+        """
+        le les des est je vous pour dans que qui une pas au aux nous votre quelle quel sur avec ce
+        cette
+        """.split()
+    ),
+    "es": frozenset(
+        """
+        el los las que y es por para una qué cómo del al con más se muy hay está están
+        """.split()
+    ),
+    "lt": frozenset("ir kad kaip ką jūsų mano yra ar daugiau kodėl kur kai".split()),
+}

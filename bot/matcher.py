@@ -398,12 +398,18 @@ class Matcher:
                     sim = min(matched_terms[t] for t in term_ids) * s.w_phrase
                     totals[ti] += weight * sim
                     ranks[ti] += rank_weight * sim
-        # function words take part in the neighbours ("hvordan … jeg" vs "hva vil dere")
+        # function words take part in the neighbours ("hvordan … jeg" vs "hva vil dere"), and
+        # every word of the question counts in its length, also those no example has
         stems = [[stem(w) for w in sent] for sent in parts]
+        unseen: dict[str, float] = {}
         for sent, sent_weight in zip(stems, sent_weights, strict=True):
             for st in sent:
-                if st not in query and st in self._example_stems:
-                    query[st] = rarity(st) * sent_weight
+                if st not in query:
+                    w = rarity(st) * sent_weight
+                    if st in self._example_stems:
+                        query[st] = w
+                    elif w > unseen.get(st, 0.0):
+                        unseen[st] = w
         practical = ranks.pop(self._practical, 0.0) + self._cue_runs_found(stems, sent_weights)
         subjects = ranks.pop(self._decoy, 0.0)
         totals.pop(self._practical, None)
@@ -416,7 +422,7 @@ class Matcher:
                     seen.add(folded)
                     policy += 1.0
             policy += sum(1.0 for pair in itertools.pairwise(sent) if pair in _POLICY_PAIRS)
-        qnorm = math.sqrt(sum(w * w for w in query.values()))
+        qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
         near_decline = self._near_decline(query, qnorm)
         # the examples of the best topics by rank are needed to compare with a close
         # must-decline example, and, for a short question, as evidence: a question that is

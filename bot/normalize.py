@@ -7,12 +7,15 @@ in bokmål, nynorsk and English. Everything is folded to one ASCII spelling befo
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
 from functools import cache, lru_cache
 
 import snowballstemmer
+
+from bot.lexicon import FIGURE_QUESTION, LANGUAGE_MARKERS
 
 _FOLD = str.maketrans(
     {
@@ -111,3 +114,33 @@ def rarity(word: str) -> float:
         return 1.0
     share = min(1.0, (z - RARITY_RARE) / (RARITY_COMMON - RARITY_RARE))
     return 1.0 - share * (1.0 - RARITY_FLOOR)
+
+
+_LATIN = re.compile(r"[a-zà-ÿāăąćčďđēėęěğīįıķĺļľłńņňōőœŕřśşšţťūůűųźżžæøå]", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+_RAW_WORD = re.compile(r"[^\W\d_]+")
+
+
+def other_language(text: str) -> str | None:
+    """The language of a question that is clearly not Norwegian ("en", "sv", "de", …, or "other"
+    for another script), else None. Conservative: Norwegian in dialect or with typos stays None."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUESTION_CHARS]).lower()
+    letters = _LETTER.findall(text)
+    if len(letters) >= 8 and sum(1 for c in letters if not _LATIN.match(c)) > len(letters) / 2:
+        return "other"
+    tokens = set(_RAW_WORD.findall(text))
+    counts = {lang: len(tokens & markers) for lang, markers in LANGUAGE_MARKERS.items()}
+    norwegian = counts.pop("no")
+    lang, best = max(counts.items(), key=lambda kv: kv[1])
+    return lang if best >= 2 and best > norwegian else None
+
+
+def asks_for_figure(text: str) -> bool:
+    """Whether a question asks for a figure or a date ("når", "hvor mange", "how much")."""
+    for sentence in sentences(text):
+        folded = words(sentence)
+        if any(w in FIGURE_QUESTION for w in folded) or any(
+            f"{a} {b}" in FIGURE_QUESTION for a, b in itertools.pairwise(folded)
+        ):
+            return True
+    return False
