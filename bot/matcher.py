@@ -85,7 +85,7 @@ class Settings:
     near_min: float = 0.9  # ... counted from this similarity on
     knn_min: float = 0.35  # a must-decline example at least this similar ...
     knn_ratio: float = 1.0  # ... and this much more similar than every topic example -> decline
-    ambiguity_ratio: float = 0.8  # runner-up within this ratio of the best -> ambiguous
+    ambiguity_ratio: float = 0.7  # runner-up within this ratio of the best -> ambiguous
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
 
@@ -379,8 +379,11 @@ class Matcher:
         ranks: dict[int, float] = defaultdict(float)
         matched_terms: dict[int, float] = {}
         query: dict[str, float] = {}  # the question as a vector, for the example neighbours
+        matched_words: set[str] = set()  # in the question vector through the terms they hit
         for word in content:
             info = self._lookup(word.text)
+            if info.example_hits:
+                matched_words.add(word.text)
             for tid, sim in info.hits:
                 if sim > matched_terms.get(tid, 0.0):
                     matched_terms[tid] = sim
@@ -402,9 +405,9 @@ class Matcher:
         # every word of the question counts in its length, also those no example has
         stems = [[stem(w) for w in sent] for sent in parts]
         unseen: dict[str, float] = {}
-        for sent, sent_weight in zip(stems, sent_weights, strict=True):
-            for st in sent:
-                if st not in query:
+        for sent, sent_weight, sent_words in zip(stems, sent_weights, parts, strict=True):
+            for st, text in zip(sent, sent_words, strict=True):
+                if st not in query and text not in matched_words:
                     w = rarity(st) * sent_weight
                     if st in self._example_stems:
                         query[st] = w
@@ -417,9 +420,9 @@ class Matcher:
         policy = 0.0
         seen: set[str] = set()
         for sent in parts:
-            for folded in sent:
-                if folded in POLICY and folded not in seen:
-                    seen.add(folded)
+            for text in sent:
+                if text in POLICY and text not in seen:
+                    seen.add(text)
                     policy += 1.0
             policy += sum(1.0 for pair in itertools.pairwise(sent) if pair in _POLICY_PAIRS)
         qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
