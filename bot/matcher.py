@@ -403,28 +403,28 @@ class Matcher:
                     ranks[ti] += rank_weight * sim
         # function words take part in the neighbours ("hvordan … jeg" vs "hva vil dere"), and
         # every word of the question counts in its length, also those no example has
-        stems = [[stem(w) for w in sent] for sent in parts]
+        stems: list[list[str]] = []
         unseen: dict[str, float] = {}
-        for sent, sent_weight, sent_words in zip(stems, sent_weights, parts, strict=True):
+        policy = 0.0
+        seen: set[str] = set()
+        for sent_words, sent_weight in zip(parts, sent_weights, strict=True):
+            sent = [stem(w) for w in sent_words]
+            stems.append(sent)
             for st, text in zip(sent, sent_words, strict=True):
+                if text in POLICY and text not in seen:
+                    seen.add(text)
+                    policy += 1.0
                 if st not in query and text not in matched_words:
                     w = rarity(st) * sent_weight
                     if st in self._example_stems:
                         query[st] = w
                     elif w > unseen.get(st, 0.0):
                         unseen[st] = w
+            policy += sum(1.0 for pair in itertools.pairwise(sent_words) if pair in _POLICY_PAIRS)
         practical = ranks.pop(self._practical, 0.0) + self._cue_runs_found(stems, sent_weights)
         subjects = ranks.pop(self._decoy, 0.0)
         totals.pop(self._practical, None)
         totals.pop(self._decoy, None)
-        policy = 0.0
-        seen: set[str] = set()
-        for sent in parts:
-            for text in sent:
-                if text in POLICY and text not in seen:
-                    seen.add(text)
-                    policy += 1.0
-            policy += sum(1.0 for pair in itertools.pairwise(sent) if pair in _POLICY_PAIRS)
         qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
         near_decline = self._near_decline(query, qnorm)
         # the examples of the best topics by rank are needed to compare with a close

@@ -106,6 +106,7 @@ def _zipf() -> dict[str, float]:
     return table
 
 
+@lru_cache(maxsize=65536)
 def rarity(word: str) -> float:
     """How much a folded word (or stem) weighs for being rare in everyday Norwegian: 1 for rare
     and unknown words, down to RARITY_FLOOR for the most common ones."""
