@@ -116,8 +116,8 @@ class Evidence:
     subjects: float  # uncovered subjects (the decoy)
     practical: float  # practical-information cues
     policy: float  # policy-question cues
-    near_decline: float  # similarity to the nearest must-decline example
-    near_topic: float  # similarity to the nearest topic example
+    near_decline: float  # similarity to the nearest must-decline example (0: not needed)
+    near_topic: float  # similarity to the nearest example of a candidate topic (0: not needed)
 
 
 @dataclass
@@ -395,9 +395,14 @@ class Matcher:
                 totals[ti] += value
                 ranks[ti] += rank * word.weight
         if len(matched_terms) > 1:
-            for pi in {pi for tid in matched_terms for pi in self._phrases_by_term.get(tid, ())}:
+            # a phrase is complete when each of its (distinct) terms was matched
+            found: dict[int, int] = {}
+            for tid in matched_terms:
+                for pi in self._phrases_by_term.get(tid, ()):
+                    found[pi] = found.get(pi, 0) + 1
+            for pi, count in found.items():
                 ti, term_ids, weight, rank_weight = self._phrases[pi]
-                if all(t in matched_terms for t in term_ids):
+                if count == len(term_ids):
                     sim = min(matched_terms[t] for t in term_ids) * s.w_phrase
                     totals[ti] += weight * sim
                     ranks[ti] += rank_weight * sim
@@ -426,19 +431,27 @@ class Matcher:
         totals.pop(self._practical, None)
         totals.pop(self._decoy, None)
         qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
-        near_decline = self._near_decline(query, qnorm)
-        # the examples of the best topics by rank are needed to compare with a close
-        # must-decline example, and, for a short question, as evidence: a question that is
-        # nearly one of a topic's examples or keywords (cosine >= near_min) is that topic's
-        near_topic = 0.0
-        if near_decline >= s.knn_min or (s.w_near and len(query) <= _NEAR_WORDS):
-            candidates = heapq.nsmallest(_CANDIDATES, ranks, key=lambda ti: (-ranks[ti], ti))
+        # the examples of the best topics by rank: for a short question, as evidence (a question
+        # that is nearly one of a topic's examples or keywords, cosine >= near_min, is that
+        # topic's), and to compare with the nearest must-decline example
+        candidates = heapq.nsmallest(_CANDIDATES, ranks, key=lambda ti: (-ranks[ti], ti))
+        near: dict[int, float] = {}
+        if s.w_near and len(query) + len(unseen) <= _NEAR_WORDS:
             for ti in candidates:
-                cos = self._near_topic(ti, query, qnorm)
-                near_topic = max(near_topic, cos)
-                if s.w_near and cos >= s.near_min:
+                near[ti] = cos = self._near_topic(ti, query, qnorm)
+                if cos >= s.near_min:
                     totals[ti] += s.w_near * cos
                     ranks[ti] += s.w_near * cos
+        # a question the threshold declines anyway needs no nearest must-decline example
+        best = max(ranks, key=lambda ti: (ranks[ti], -ti), default=None)
+        near_decline = near_topic = 0.0
+        if best is not None and totals.get(best, 0.0) >= s.threshold:
+            near_decline = self._near_decline(query, qnorm)
+            if near_decline >= s.knn_min:
+                for ti in candidates:
+                    if ti not in near:
+                        near[ti] = self._near_topic(ti, query, qnorm)
+                near_topic = max(near.values(), default=0.0)
         return Evidence(
             totals,
             ranks,

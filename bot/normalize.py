@@ -56,8 +56,9 @@ def clean(text: str) -> str:
 def fold(text: str) -> str:
     """Lower-case, fold æøå and accents to ASCII, keep letters and digits separated by spaces."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # accents (é, ü, ż) are dropped; plain ascii has none to drop
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _AA.sub("a", text)
     return " ".join(_TOKEN.findall(text))
 
