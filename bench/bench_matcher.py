@@ -11,8 +11,9 @@ and 10,000 topics that includes the 12 real topics):
 
 - the matcher: `Matcher(kb).match(text)` for every question, timed one by one with
   `time.perf_counter_ns`, in two cache states:
-  * cold: both caches of the per-question path are emptied before every question (the
-    matcher's per-word `_lookup` LRU cache and the process-wide `bot.normalize.stem` LRU cache), so
+  * cold: the caches of the per-question path are emptied before every question (the
+    matcher's per-word `_lookup` LRU cache and the process-wide `bot.normalize.stem` and
+    `bot.normalize.rarity` LRU caches), so
     every word is looked up as if the process had never seen it; the clearing is not timed;
   * warm: a second pass over the same questions after a first, untimed pass filled the caches
     (voters' words repeat, so a long-running bot is mostly in this state).
@@ -162,7 +163,7 @@ def _real_words(shipped: KnowledgeBase) -> list[str]:
     """Content-looking words of the shipped topics and the source text (lower case, æøå)."""
     texts: list[str] = []
     for t in shipped.topics:
-        texts += [t.title, t.pledge, t.explanation, *t.keywords, *t.examples]
+        texts += [t.title, t.pledge, t.explanation or "", *t.keywords, *t.examples]
         texts += [f.text for f in t.facts]
     if SOURCE.exists():
         texts.append(SOURCE.read_text(encoding="utf-8"))
@@ -406,6 +407,7 @@ def bench_size(
     def clear() -> None:
         matcher._lookup.cache_clear()
         bot_text.stem.cache_clear()
+        bot_text.rarity.cache_clear()
 
     # one untimed pass to warm the interpreter (imports, branch caches), then cold passes
     time_pass(run, texts[:50], clear)
@@ -651,7 +653,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full",
             "environment": env,
             "questions_files": files,
-            "cold": "matcher._lookup and bot.normalize.stem caches cleared before every question",
+            "cold": "matcher._lookup, bot.normalize.stem and .rarity caches cleared before every "
+            "question",
             "warm": "second timed pass after an untimed pass over the same questions",
             "results": results,
             "targets": targets(results),

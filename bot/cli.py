@@ -137,6 +137,7 @@ def _match_json(m: Match) -> dict[str, Any]:
         "topic": m.topic_id,
         "score": m.score,
         "alternatives": [{"topic": t, "score": s} for t, s in m.alternatives],
+        "ambiguous": m.ambiguous,
     }
 
 

@@ -7,6 +7,7 @@ answer and which actions to offer; transports only parse input and render replie
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from bot import messages
 from bot.knowledge import Area, KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
-from bot.normalize import MAX_QUESTION_CHARS, clean, words
+from bot.normalize import MAX_QUESTION_CHARS, asks_for_figure, clean, other_language, words
 from bot.reply import ADMIN_ACTIONS, Action, Block, BlockKind, Do, Reply
 from bot.storage import Count, Missed, Storage, StorageError, VoteOutcome, pseudonymize
 
@@ -94,7 +95,12 @@ class Dialogue:
                 return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"noise"}))
             return self.menu_reply(messages.EMPTY, tags=frozenset({"empty"}))
         m = self.matcher.match(text)
-        return await self._answer_match(person, text, m)
+        reply = await self._answer_match(person, text, m)
+        if m.kind is not MatchKind.SMALLTALK and other_language(text):
+            # asked in another language: answered in Norwegian, and the reply says so
+            note = Block(BlockKind.NOTE, messages.IN_NORWEGIAN)
+            reply = dataclasses.replace(reply, blocks=(note, *reply.blocks))
+        return reply
 
     async def press(self, person: Person, data: str | None) -> Reply:
         """Handle an action sent back by a button (data as produced by Action.encode)."""
@@ -166,13 +172,17 @@ class Dialogue:
 
     # --- replies -----------------------------------------------------------------------------
 
-    def topic_reply(self, topic: Topic) -> Reply:
+    def topic_reply(self, topic: Topic, *, fact_first: bool = False) -> Reply:
+        """The topic's answer; `fact_first` when the question asked for a figure or a date, so the
+        fact that answers it leads."""
         area = self.kb.area_of(topic)
+        texts = [Block(BlockKind.TEXT, topic.pledge)]
+        if topic.explanation:
+            texts.append(Block(BlockKind.TEXT, topic.explanation))
+        facts = [Block(BlockKind.FACT, f.text) for f in topic.facts]
         blocks = [
             Block(BlockKind.TITLE, topic.title),
-            Block(BlockKind.TEXT, topic.pledge),
-            Block(BlockKind.TEXT, topic.explanation),
-            *(Block(BlockKind.FACT, f.text) for f in topic.facts),
+            *(facts + texts if fact_first else texts + facts),
             Block(BlockKind.QUESTION, area.question),
         ]
         rows = (
@@ -345,7 +355,7 @@ class Dialogue:
                 (Block(BlockKind.TEXT, messages.DID_YOU_MEAN),), rows, tags=frozenset({"ambiguous"})
             )
         self._count(Count.MATCH, topic.id)
-        return self.topic_reply(topic)
+        return self.topic_reply(topic, fact_first=asks_for_figure(text))
 
     async def _log_unanswered(
         self, person: Person | None, text: str, kind: Missed = Missed.DECLINED

@@ -42,6 +42,27 @@ class Replies:
 
 
 @dataclass(frozen=True)
+class OutOfScope:
+    """What an area does not answer, for the matcher to decline (all lists optional).
+
+    examples: whole questions that must be declined (the admins' "Ikke vår politikk" button
+    appends to this list); subjects: words and phrases of subjects the area does not cover;
+    practical: cues of practical-information questions (timetables, opening hours, customer
+    service, which cable, a price at a named chain), which are not policy questions."""
+
+    examples: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    practical: tuple[str, ...] = ()
+
+    def __add__(self, other: OutOfScope) -> OutOfScope:
+        return OutOfScope(
+            self.examples + other.examples,
+            self.subjects + other.subjects,
+            self.practical + other.practical,
+        )
+
+
+@dataclass(frozen=True)
 class Area:
     id: str
     title: str
@@ -49,8 +70,7 @@ class Area:
     question: str
     replies: Replies
     source: str  # file it came from
-    # questions admins marked "not our policy" (`out_of_scope: {examples: [...]}` in the file)
-    out_of_scope_examples: tuple[str, ...] = ()
+    out_of_scope: OutOfScope = OutOfScope()
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class Topic:
     id: str
     title: str
     pledge: str
-    explanation: str
+    explanation: str | None  # from the same passage of the source as the pledge, or none
     facts: tuple[Fact, ...]
     related: tuple[str, ...]
     keywords: tuple[str, ...]
@@ -89,6 +109,14 @@ class KnowledgeBase:
     def topic_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.topics)
 
+    @property
+    def out_of_scope(self) -> OutOfScope:
+        """The out-of-scope lists of every area together."""
+        merged = OutOfScope()
+        for area in self.areas:
+            merged = merged + area.out_of_scope
+        return merged
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -117,12 +145,12 @@ class KnowledgeError(Exception):
 
 _AREA_KEYS = {"id", "title", "intro", "question", "replies"}
 _REPLY_KEYS = {f for f in Replies.__dataclass_fields__}
-_TOPIC_REQUIRED = {"id", "title", "pledge", "explanation", "keywords"}
-_TOPIC_KEYS = _TOPIC_REQUIRED | {"facts", "related", "examples", "broad_keywords"}
+_TOPIC_REQUIRED = {"id", "title", "pledge", "keywords"}
+_TOPIC_KEYS = _TOPIC_REQUIRED | {"explanation", "facts", "related", "examples", "broad_keywords"}
 _FACT_KEYS = {"text", "date"}
-_FILE_KEYS = {"area", "topics"}
-_OPTIONAL_FILE_KEYS = {"out_of_scope"}
-_OUT_OF_SCOPE_KEYS = {"examples"}
+_FILE_REQUIRED = {"area", "topics"}
+_FILE_KEYS = _FILE_REQUIRED | {"out_of_scope"}
+_OUT_OF_SCOPE_KEYS = {"examples", "subjects", "practical"}
 
 
 class _Lines:
@@ -294,16 +322,9 @@ def _check_file(name: str, text: str) -> _FileResult:
     result = _FileResult(problems=ck.problems)  # the checker appends to this very list
     for key, line in lines.duplicate_keys():
         ck.fail([], f"key '{key}' appears twice in the same mapping", line)
-    doc = ck.mapping(data, [], _FILE_KEYS | _OPTIONAL_FILE_KEYS, _FILE_KEYS)
+    doc = ck.mapping(data, [], _FILE_KEYS, _FILE_REQUIRED)
     if doc is None:
         return result
-    out_of_scope: list[str] = []
-    if doc.get("out_of_scope") is not None:
-        raw_oos = ck.mapping(doc["out_of_scope"], ["out_of_scope"], _OUT_OF_SCOPE_KEYS, set())
-        if raw_oos is not None:
-            out_of_scope = ck.text_list(
-                raw_oos.get("examples"), ["out_of_scope", "examples"], non_empty=False
-            )
 
     raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS, _AREA_KEYS)
     if raw_area is not None:
@@ -324,9 +345,10 @@ def _check_file(name: str, text: str) -> _FileResult:
                 value = ck.text(raw_replies.get(key), ["area", "replies", key])
                 if value is not None:
                     replies[key] = value
+        out_of_scope = _check_out_of_scope(ck, doc)
         if area_id and title and intro and question and len(replies) == len(_REPLY_KEYS):
             result.area = Area(
-                area_id, title, intro, question, Replies(**replies), name, tuple(out_of_scope)
+                area_id, title, intro, question, Replies(**replies), name, out_of_scope
             )
             result.area_line = lines.line(["area", "id"])
 
@@ -349,6 +371,19 @@ def _check_file(name: str, text: str) -> _FileResult:
     return result
 
 
+def _check_out_of_scope(ck: _FileChecker, doc: Mapping[str, Any]) -> OutOfScope:
+    if doc.get("out_of_scope") is None:
+        return OutOfScope()  # absent, or the key with nothing under it yet
+    raw = ck.mapping(doc["out_of_scope"], ["out_of_scope"], _OUT_OF_SCOPE_KEYS, set())
+    if raw is None:
+        return OutOfScope()
+    lists = {
+        key: tuple(ck.text_list(raw.get(key), ["out_of_scope", key], non_empty=False))
+        for key in sorted(_OUT_OF_SCOPE_KEYS)
+    }
+    return OutOfScope(**lists)
+
+
 def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str) -> Topic | None:
     before = len(ck.problems)
     t = ck.mapping(raw, path, _TOPIC_KEYS, _TOPIC_REQUIRED)
@@ -361,9 +396,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
     title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
     pledge = ck.text(t.get("pledge"), [*path, "pledge"]) if "pledge" in t else None
-    explanation = (
-        ck.text(t.get("explanation"), [*path, "explanation"]) if "explanation" in t else None
-    )
+    explanation = ck.text(t.get("explanation"), [*path, "explanation"], required=False)
     keywords = (
         ck.text_list(t.get("keywords"), [*path, "keywords"], non_empty=True)
         if "keywords" in t
@@ -393,7 +426,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
             date = None
         if text is not None:
             facts.append(Fact(text, date))
-    if len(ck.problems) > before or not (topic_id and title and pledge and explanation):
+    if len(ck.problems) > before or not (topic_id and title and pledge):
         return None
     return Topic(
         id=topic_id,

@@ -52,33 +52,121 @@ SMALLTALK = frozenset(
     """.split()
 )
 
-# Words that signal another policy area or another subject the knowledge base does not cover.
-# The matcher indexes them as a decoy: a question whose best match is the decoy is declined, so
-# "skal elbiler betale moms?" or "strømprisen er for høy" do not get a pledge about chargers or
-# broadband just because they share a word with one.
-OFFTOPIC = frozenset(
+# A sentence that asks even without a question mark ("jeg lurer på …", "I wonder …"): in a long
+# message, its words weigh more than the story's.
+ASKING = frozenset(
     """
-    abort abortloven skatt skatten skatter skattelette formuesskatt eiendomsskatt inntektsskatt
-    moms avgift avgifter avgiften bompenger bompengar bompengene bomring bom veiprising toll
-    ulv ulven ulvar rovdyr rovdyrpolitikk bjorn gaupe jerv orn rovvilt
-    strompris strompriser stromprisen stromstotte stromregning stromregninga nettleie nettleia
-    kraftpris kraftprisen
-    sykehus sjukehus sykehuset sjukehuset fodeavdeling fodeavdelinga fodestue legevakt
-    akutt akuttmottak ambulanse psykiatri tannlege tannhelse
-    pensjon pensjonen pensjonar alderspensjon trygd uforetrygd dagpenger sosialhjelp
-    innvandring innvandrere flyktninger flyktningar asyl integrering
-    nato forsvar forsvaret militaer krig ukraina russland palestina israel gaza
-    politi politiet lensmann kriminalitet fengsel narkotika rus
-    tog toget jernbane jernbanen buss bussen kollektiv kollektivtrafikk fly flyplass hurtigruta
-    veg vei veien vegen tunnel bru hull asfalt
-    rente renta renten boligpris boligprisene boliglan inflasjon matpris matprisene
-    barnehage barnehagepris kontantstotte barnetrygd skolemat leksehjelp kroppsoving karakterer
-    eksamen universitet studiestotte lanekassen
-    oljefond oljefondet oljeboring klimakvoter fiskekvoter kvote kvoter oppdrett lakseskatt
-    valg valget valgkamp kommunevalg stortingsvalg meningsmaling statsminister partileder
-    monarki kongen
-    vaer vaeret regn sno fotball kamp kampen rosenborg oppskrift middag kake vitser vits
-    traktor mobil mobilen telefon telefonen passord ruter ruteren sms svindel
-    klesvask kjaereste
+    lurer lurar lure undrer undres spor sporsmal sporsmaal wonder wondering question
     """.split()
 )
+
+# Cues of a policy question: who is asked (the party, the state, "dere") and what about (plans,
+# fairness, priorities). They offset practical-information cues (`out_of_scope.practical` in the
+# knowledge files), so "Hvorfor er ferja så dyr, hva vil dere gjøre?" stays a policy question.
+# Single folded words, or two folded words in a row.
+POLICY = frozenset(
+    """
+    dere dokker dokk dokkar dykk dakk dakker ap arbeiderpartiet arbeidarpartiet partiet
+    regjeringa regjeringen regjering staten stortinget politikk politikken politikere
+    politikarar partiprogram valgprogram lover lofte lofter lova satse satser satsar
+    prioritere prioriterer plan planen planer planar rettferdig urettferdig
+    you your government party policy politics ihr euch partei regierung politik
+    """.split()
+) | frozenset(
+    [
+        "vil dere",
+        "vil de",
+        "skal dere",
+        "gjor dere",
+        "gjer de",
+        "blir det",
+        "kommer det",
+        "kjem det",
+        "hvorfor ma",
+        "kvifor ma",
+    ]
+)
+
+# Words that ask for a figure or a date ("når", "hvor mange", "how much"): the answer then leads
+# with the fact that answers it. Single folded words, or two folded words in a row.
+FIGURE_QUESTION = frozenset(
+    """
+    nar naar when wann kiedy innen dato datoen tall tallet prosent mbit mbps koster kostar
+    cost costs
+    """.split()
+) | frozenset(
+    [
+        "hvor mye",
+        "hvor mykje",
+        "kor mye",
+        "kor mykje",
+        "hvor mange",
+        "kor mange",
+        "hvor fort",
+        "kor fort",
+        "hvor raskt",
+        "hvor billig",
+        "hvor stor",
+        "kor stor",
+        "hvilket ar",
+        "kva ar",
+        "how much",
+        "how many",
+        "how fast",
+        "what year",
+        "by when",
+    ]
+)
+
+# Function words typical of one language and not of Norwegian (lower case, not folded), to tell a
+# question in another language: it is answered in Norwegian, with a line saying so.
+LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
+    "no": frozenset(
+        """
+        og ikke ikkje er det hva kva jeg eg på til som vil kan dere dokker har ei et å hvordan
+        korleis hvorfor kvifor blir bli med meg oss vi vår når kor hvor mye mykje også skal ska
+        eller men av fra frå noe noko hos sånn slik
+        """.split()
+    ),
+    "en": frozenset(
+        """
+        the and what will you your is are of to do does how why when my we our there about more
+        with would should this that have has it they get people please which where
+        """.split()
+    ),
+    "sv": frozenset(
+        """
+        och inte vad är för jag hur varför också mycket någon några här där bör måste ni dom
+        bara vill kvar hemma tryggt
+        """.split()
+    ),
+    "da": frozenset(
+        """
+        hvad af jer jeres mig dig sig blive bliver gøre meget lidt hvornår nogen noget vores
+        """.split()
+    ),
+    "de": frozenset(
+        """
+        und ist nicht ich wir ihr für mit auf wird werden auch wie was warum wann mehr gibt haben
+        sind das die zu von zum im ihre ihrer
+        """.split()
+    ),
+    "pl": frozenset(
+        """
+        nie jest czy się że jak dla mój moja moje mam może będzie są tak przez oraz więcej gdzie
+        kiedy dlaczego chcecie wasza waszej co żeby we
+        """.split()
+    ),
+    "fr": frozenset(
+        """
+        le les des est je vous pour dans que qui une pas au aux nous votre quelle quel sur avec ce
+        cette
+        """.split()
+    ),
+    "es": frozenset(
+        """
+        el los las que y es por para una qué cómo del al con más se muy hay está están
+        """.split()
+    ),
+    "lt": frozenset("ir kad kaip ką jūsų mano yra ar daugiau kodėl kur kai".split()),
+}

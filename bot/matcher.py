@@ -1,16 +1,26 @@
 """Match a voter's free-text question to a topic of the knowledge base.
 
-How it works (measured on the labelled sets under tests/data, see README "Matcheren"):
+How it works (measured on the labelled sets under tests/data, see README "The matcher"):
 
-1. The question is folded (case, æøå, punctuation), split into words, function words dropped and
-   each word stemmed with the Norwegian Snowball stemmer.
+1. The question is split into sentences, folded (case, æøå, punctuation), split into words,
+   function words dropped and each word stemmed with the Norwegian Snowball stemmer. The
+   sentences that ask (a question mark, "lurer på") carry the question; the other sentences are
+   the story, whose words count less in the ranking.
 2. Each word is looked up in a vocabulary built once from the topics' keywords, titles, example
    questions and texts: exactly, with a small edit distance for typos (rapidfuzz, OSA distance),
-   as a part of a compound ("fergebillettene" -> "ferge" + "billett") and as a truncated word.
+   as a part of a compound ("fergebillettene" -> "ferge" + "billett"), with a dialect ending
+   removed and as a truncated word.
 3. A topic's score is the sum, over the question's words, of the best term each word hits in that
-   topic, weighted by where the term comes from (keyword > title > example > pledge text) and by
-   how telling it is (terms used by many topics count less).
-4. The best topic is answered only if its score clears an absolute threshold; a runner-up close
+   topic, weighted by where the term comes from (keyword > title > example > pledge text), by
+   how telling it is (terms used by many topics count less) and by how rare the word is in
+   everyday language (`bot.normalize.rarity`).
+4. What the knowledge does not answer is declined, with three measured parts whose words all
+   live in the knowledge files (`out_of_scope:`): subjects the area does not cover (a hidden
+   decoy topic), cues of practical-information questions (timetables, customer service, which
+   cable; weighed against cues of a policy question, `bot.lexicon.POLICY`), and whole questions
+   that must be declined (a question nearer to one of them than to every topic's example
+   questions is declined).
+5. The best topic is answered only if its score clears an absolute threshold; a runner-up close
    to it makes the match ambiguous ("Mente du …?"). Greetings and thanks with nothing else are
    small talk.
 """
@@ -19,18 +29,20 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
-from bot.lexicon import OFFTOPIC, SMALLTALK, STOPWORDS
-from bot.normalize import stem, words
+from bot.lexicon import ASKING, POLICY, SMALLTALK, STOPWORDS
+from bot.normalize import rarity, sentences, stem, words
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -44,7 +56,7 @@ class MatchKind(StrEnum):
 
 @dataclass(frozen=True)
 class Settings:
-    """Weights and thresholds; defaults are the values measured best on tests/data."""
+    """Weights and thresholds; defaults are the values measured best on the tuning sets."""
 
     w_keyword: float = 1.0
     w_title: float = 1.0
@@ -54,6 +66,7 @@ class Settings:
     w_phrase: float = 0.5  # bonus when all words of a multi-word keyword are present
     w_phrase_part: float = 0.6  # a word of a multi-word keyword on its own counts this much
     idf_power: float = 0.4
+    rarity_power: float = 0.75  # a term's weight times rarity ** this (common words weigh less)
     df_text: float = 0.1
     sim_edit1: float = 0.85
     sim_edit2: float = 0.7
@@ -62,11 +75,20 @@ class Settings:
     sim_prefix: float = 0.7
     w_broad_rank: float = 0.4  # a broad keyword's weight in the ranking (full as evidence)
     sim_suffix: float = 0.95  # a known word plus an inflection or dialect ending
-    threshold: float = 0.66  # minimal score for an answer
-    decoy_ratio: float = 0.8  # an off-topic word this strong against the best topic -> decline
-    ambiguity_ratio: float = 0.8  # runner-up within this ratio of the best -> ambiguous
+    w_story: float = 0.5  # a word only in the story (not in the asking sentence), in the ranking
+    threshold: float = 0.8  # minimal score for an answer
+    decoy_ratio: float = 0.8  # an uncovered subject this strong against the best topic -> decline
+    practical_min: float = 0.9  # practical cues this strong (less policy cues) ...
+    practical_ratio: float = 0.0  # ... and this strong against the best topic -> decline
+    w_policy: float = 0.5  # how much one policy cue offsets one practical cue
+    w_near: float = 0.3  # evidence for a topic from the similarity to its nearest example
+    near_min: float = 0.9  # ... counted from this similarity on
+    knn_min: float = 0.35  # a must-decline example at least this similar ...
+    knn_ratio: float = 1.0  # ... and this much more similar than every topic example -> decline
+    ambiguity_ratio: float = 0.7  # runner-up within this ratio of the best -> ambiguous
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
+    decided_decline: float = 0.9  # this near a must-decline example: an admin's decision
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,21 @@ class Match:
         return first + [t for t, _ in self.alternatives]
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What the matcher saw in a question, before deciding (for `distriktsbot match` and tests)."""
+
+    totals: dict[int, float]  # evidence per topic index
+    ranks: dict[int, float]  # rank score per topic index
+    has_content: bool
+    smalltalk: bool
+    subjects: float  # uncovered subjects (the decoy)
+    practical: float  # practical-information cues
+    policy: float  # policy-question cues
+    near_decline: float  # similarity to the nearest must-decline example (0: not needed)
+    near_topic: float  # similarity to the nearest example of a candidate topic (0: not needed)
+
+
 @dataclass
 class _Term:
     text: str
@@ -93,6 +130,19 @@ class _Term:
     spread: dict[int, float] = field(default_factory=dict)  # topic index -> share in df
     broad: bool = False  # a broad keyword of some topic: counts little in the ranking
     idf: float = 1.0
+
+
+@dataclass(frozen=True)
+class _WordInfo:
+    hits: tuple[tuple[int, float], ...]  # vocabulary terms hit, with a similarity
+    contributions: tuple[tuple[int, float, float], ...]  # topic index, evidence, rank (best term)
+    example_hits: tuple[tuple[str, float], ...]  # stems of example questions, with a weight
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str  # folded
+    weight: float  # 1 in an asking sentence, Settings.w_story in the story
 
 
 class Matcher:
@@ -106,16 +156,29 @@ class Matcher:
         self._phrases: list[tuple[int, tuple[int, ...], float, float]] = []
         for ti, topic in enumerate(kb.topics):
             self._index_topic(ti, topic)
-        # the decoy for subjects the knowledge does not cover is one more (hidden) topic
+        oos = kb.out_of_scope
+        # subjects the knowledge does not cover and single-word practical cues are two more
+        # (hidden) topics, found by the same lookup (typos, compounds, endings) as the real ones
         self._decoy = len(kb.topics)
-        self._add(self._decoy, sorted(OFFTOPIC), s.w_keyword, phrases=True)
+        self._practical = self._decoy + 1
+        self._add(self._decoy, oos.subjects, s.w_keyword, phrases=True)
+        runs = [_cue_run(c) for c in oos.practical]
+        single = [c for c, run in zip(oos.practical, runs, strict=True) if len(run) == 1]
+        self._add(self._practical, single, s.w_keyword)
+        # multi-word practical cues match as a run of words, function words included
+        self._cue_runs: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for run in runs:
+            if len(run) > 1 and run[0] != ANY:
+                self._cue_runs[run[0]].append(run)
         n = max(len(kb.topics), 1)
         for term in self._terms:
             # how many topics use the term as a keyword or title (examples and prose count a
             # little), so a word that many topics' prose mentions stays telling where it is a
             # keyword
-            df = sum(term.spread.values())
+            df = sum(v for ti, v in term.spread.items() if ti < self._decoy)
             term.idf = (1.0 / max(df, 1.0)) ** s.idf_power if n > 1 else 1.0
+            if s.rarity_power:
+                term.idf *= rarity(term.text) ** s.rarity_power
         self._vocab = [t.text for t in self._terms]
         self._sorted_vocab = sorted(self._vocab)
         self._by_length: dict[int, list[str]] = defaultdict(list)
@@ -125,22 +188,24 @@ class Matcher:
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
                 self._phrases_by_term[tid].append(pi)
-        self._lookup = lru_cache(maxsize=100_000)(self._lookup_uncached)
-        # STOPGAP (issue-7a), until the matcher learns from out_of_scope examples in general
-        # (issue-8): a question that is, word for word or nearly, one of an area's
-        # out_of_scope.examples is declined.
-        self._not_ours = sorted(
-            {_example_key(e) for area in kb.areas for e in area.out_of_scope_examples} - {""}
-        )
-
-    def is_not_ours(self, text: str) -> bool:
-        """Whether `text` is (nearly) one of the out_of_scope examples (STOPGAP, see above)."""
-        if not self._not_ours:
-            return False
-        key = _example_key(text)
-        return bool(key) and (
-            process.extractOne(key, self._not_ours, scorer=fuzz.ratio, score_cutoff=92) is not None
-        )
+        # example questions, one vector each: the topics' and the must-decline ones
+        # (unit vectors: stem -> weight / norm). Must-decline examples are few and searched
+        # through postings; a topic's examples only when the topic is a candidate.
+        self._example_stems: set[str] = set()
+        self._decline_norms: list[float] = []
+        self._decline_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._topic_postings: list[dict[str, list[tuple[int, float]]]] = [
+            defaultdict(list) for _ in kb.topics
+        ]
+        self._topic_example_count = [0 for _ in kb.topics]
+        # a topic's keywords and title count as (short) examples of it too: a question is
+        # nearer to a must-decline example only if it shares more with it than a topic's words
+        for ti, topic in enumerate(kb.topics):
+            for text in (*topic.examples, *topic.keywords, topic.title):
+                self._index_example(ti, text)
+        for text in oos.examples:
+            self._index_example(-1, text)
+        self._lookup = lru_cache(maxsize=100_000)(self._word_uncached)
 
     # --- index -------------------------------------------------------------------------------
 
@@ -183,11 +248,50 @@ class Matcher:
         self._add(ti, [topic.title, topic.id.replace("-", " ")], s.w_title, phrases=True)
         self._add(ti, topic.examples, s.w_example)
         self._add(ti, [topic.pledge], s.w_pledge)
-        self._add(ti, [topic.explanation, *(f.text for f in topic.facts)], s.w_text)
+        texts = [f.text for f in topic.facts]
+        if topic.explanation:
+            texts.append(topic.explanation)
+        self._add(ti, texts, s.w_text)
+
+    def _index_example(self, owner: int, text: str) -> None:
+        vector = _example_vector(text)
+        if not vector:
+            return
+        norm = math.sqrt(sum(w * w for w in vector.values()))
+        unit = {st: w / norm for st, w in vector.items()}
+        self._example_stems.update(unit)
+        if owner >= 0:
+            ei = self._topic_example_count[owner]
+            self._topic_example_count[owner] += 1
+            for st, w in unit.items():
+                self._topic_postings[owner][st].append((ei, w))
+            return
+        ei = len(self._decline_norms)
+        self._decline_norms.append(norm)
+        for st, w in unit.items():
+            self._decline_postings[st].append((ei, w))
 
     # --- per question ------------------------------------------------------------------------
 
-    def _lookup_uncached(self, word: str) -> tuple[tuple[int, float], ...]:
+    def _word_uncached(self, word: str) -> _WordInfo:
+        """Everything the per-question path needs to know about one (folded) word, once."""
+        hits = self._hits(word)
+        weight = rarity(word)
+        best: dict[int, tuple[float, float]] = {}
+        example_hits: list[tuple[str, float]] = []
+        for tid, sim in hits:
+            term = self._terms[tid]
+            if term.text in self._example_stems:
+                example_hits.append((term.text, sim * weight))
+            for ti, source_weight in term.postings.items():
+                value = sim * source_weight * term.idf
+                rank = value * self.settings.w_broad_rank if term.broad else value
+                if rank > best.get(ti, (0.0, 0.0))[1]:
+                    best[ti] = (value, rank)
+        contributions = tuple((ti, value, rank) for ti, (value, rank) in best.items())
+        return _WordInfo(hits, contributions, tuple(example_hits))
+
+    def _hits(self, word: str) -> tuple[tuple[int, float], ...]:
         """Vocabulary terms a (folded) word hits, with a similarity in (0, 1]."""
         s = self.settings
         st = stem(word)
@@ -212,7 +316,8 @@ class Matcher:
         if n >= 5:
             max_edits = 1 if n < 8 else 2
             pool: list[str] = []
-            for length in range(n - max_edits, n + max_edits + 1):
+            # a word of four letters or fewer, one letter changed, is too often another word
+            for length in range(max(5, n - max_edits), n + max_edits + 1):
                 pool.extend(self._by_length.get(length, ()))
             for text, dist, _ in process.extract(
                 st, pool, scorer=OSA.distance, score_cutoff=max_edits, limit=None
@@ -237,62 +342,190 @@ class Matcher:
                     hit(text, s.sim_prefix)
         return tuple(hits.items())
 
-    def scores(self, text: str) -> tuple[dict[int, float], dict[int, float], bool, bool]:
-        """Evidence and rank score per topic, whether there were content words, and small talk.
+    def _read(self, text: str) -> tuple[list[_Word], list[list[str]], list[float], bool]:
+        """The question's content words with their weight, every sentence's folded words
+        (function words too) with the sentence's weight, and whether there was small talk."""
+        s = self.settings
+        raw = sentences(text)
+        parts = [words(part) for part in raw]  # words() folds, so each sentence is folded once
+        asking = [
+            bool(sent) and (part.endswith("?") or any(w in ASKING for w in sent))
+            for part, sent in zip(raw, parts, strict=True)
+        ]
+        story = len(parts) > 1 and any(asking)
+        sent_weights = [s.w_story if story and not asks else 1.0 for asks in asking]
+        weights: dict[str, float] = {}
+        smalltalk = False
+        count = 0
+        for i, sent in enumerate(parts):
+            if count + len(sent) > MAX_WORDS:
+                parts[i] = sent = sent[: max(0, MAX_WORDS - count)]
+            count += len(sent)
+            for word in sent:
+                if word in SMALLTALK:
+                    smalltalk = True
+                elif word not in STOPWORDS and sent_weights[i] > weights.get(word, 0.0):
+                    weights[word] = sent_weights[i]
+        content = [_Word(w, weight) for w, weight in weights.items()]
+        return content, parts, sent_weights, smalltalk
+
+    def evidence(self, text: str) -> Evidence:
+        """Evidence and rank score per topic, and the evidence for declining.
 
         Evidence decides whether a topic is answered at all; the rank score decides which topic.
-        They differ only for broad keywords, which count fully as evidence but little in the
-        ranking, so a specific topic wins over the overview when both match."""
-        content: list[str] = []
-        smalltalk = False
-        for word in words(text)[:MAX_WORDS]:
-            if word in SMALLTALK:
-                smalltalk = True
-            elif word not in STOPWORDS:
-                content.append(word)
+        They differ for broad keywords, which count fully as evidence but little in the ranking
+        (a specific topic wins over the overview when both match), and for the story's words,
+        which count less in the ranking than the words of the sentence that asks."""
+        s = self.settings
+        content, parts, sent_weights, smalltalk = self._read(text)
         totals: dict[int, float] = defaultdict(float)
         ranks: dict[int, float] = defaultdict(float)
         matched_terms: dict[int, float] = {}
-        broad_factor = self.settings.w_broad_rank
-        for word in dict.fromkeys(content):
-            best: dict[int, tuple[float, float]] = {}
-            for tid, sim in self._lookup(word):
-                term = self._terms[tid]
-                matched_terms[tid] = max(matched_terms.get(tid, 0.0), sim)
-                for ti, weight in term.postings.items():
-                    value = sim * weight * term.idf
-                    rank = value * broad_factor if term.broad else value
-                    if rank > best.get(ti, (0.0, 0.0))[1]:
-                        best[ti] = (value, rank)
-            for ti, (value, rank) in best.items():
+        query: dict[str, float] = {}  # the question as a vector, for the example neighbours
+        matched_words: set[str] = set()  # in the question vector through the terms they hit
+        for word in content:
+            info = self._lookup(word.text)
+            if info.example_hits:
+                matched_words.add(word.text)
+            for tid, sim in info.hits:
+                if sim > matched_terms.get(tid, 0.0):
+                    matched_terms[tid] = sim
+            for st, w in info.example_hits:
+                w *= word.weight
+                if w > query.get(st, 0.0):
+                    query[st] = w
+            for ti, value, rank in info.contributions:
                 totals[ti] += value
-                ranks[ti] += rank
+                ranks[ti] += rank * word.weight
         if len(matched_terms) > 1:
-            for pi in {pi for tid in matched_terms for pi in self._phrases_by_term.get(tid, ())}:
+            # a phrase is complete when each of its (distinct) terms was matched
+            found: dict[int, int] = {}
+            for tid in matched_terms:
+                for pi in self._phrases_by_term.get(tid, ()):
+                    found[pi] = found.get(pi, 0) + 1
+            for pi, count in found.items():
                 ti, term_ids, weight, rank_weight = self._phrases[pi]
-                if all(t in matched_terms for t in term_ids):
-                    sim = min(matched_terms[t] for t in term_ids) * self.settings.w_phrase
+                if count == len(term_ids):
+                    sim = min(matched_terms[t] for t in term_ids) * s.w_phrase
                     totals[ti] += weight * sim
                     ranks[ti] += rank_weight * sim
-        return totals, ranks, bool(content), smalltalk
+        # function words take part in the neighbours ("hvordan … jeg" vs "hva vil dere"), and
+        # every word of the question counts in its length, also those no example has
+        stems: list[list[str]] = []
+        unseen: dict[str, float] = {}
+        policy = 0.0
+        seen: set[str] = set()
+        for sent_words, sent_weight in zip(parts, sent_weights, strict=True):
+            sent = [stem(w) for w in sent_words]
+            stems.append(sent)
+            for st, text in zip(sent, sent_words, strict=True):
+                if text in POLICY and text not in seen:
+                    seen.add(text)
+                    policy += 1.0
+                if st not in query and text not in matched_words:
+                    w = rarity(st) * sent_weight
+                    if st in self._example_stems:
+                        query[st] = w
+                    elif w > unseen.get(st, 0.0):
+                        unseen[st] = w
+            policy += sum(1.0 for pair in itertools.pairwise(sent_words) if pair in _POLICY_PAIRS)
+        practical = ranks.pop(self._practical, 0.0) + self._cue_runs_found(stems, sent_weights)
+        subjects = ranks.pop(self._decoy, 0.0)
+        totals.pop(self._practical, None)
+        totals.pop(self._decoy, None)
+        qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
+        # the examples of the best topics by rank: for a short question, as evidence (a question
+        # that is nearly one of a topic's examples or keywords, cosine >= near_min, is that
+        # topic's), and to compare with the nearest must-decline example
+        candidates = heapq.nsmallest(_CANDIDATES, ranks, key=lambda ti: (-ranks[ti], ti))
+        near: dict[int, float] = {}
+        if s.w_near and len(query) + len(unseen) <= _NEAR_WORDS:
+            for ti in candidates:
+                near[ti] = cos = self._near_topic(ti, query, qnorm)
+                if cos >= s.near_min:
+                    totals[ti] += s.w_near * cos
+                    ranks[ti] += s.w_near * cos
+        # a question the threshold declines anyway needs no nearest must-decline example
+        best = max(ranks, key=lambda ti: (ranks[ti], -ti), default=None)
+        near_decline = near_topic = 0.0
+        if best is not None and totals.get(best, 0.0) >= s.threshold:
+            near_decline = self._near_decline(query, qnorm)
+            if near_decline >= s.knn_min:
+                for ti in candidates:
+                    if ti not in near:
+                        near[ti] = self._near_topic(ti, query, qnorm)
+                near_topic = max(near.values(), default=0.0)
+        return Evidence(
+            totals,
+            ranks,
+            bool(content),
+            smalltalk,
+            subjects,
+            practical,
+            policy,
+            near_decline,
+            near_topic,
+        )
+
+    def _cue_runs_found(self, stems: Sequence[Sequence[str]], weights: Sequence[float]) -> float:
+        found = 0.0
+        for sent, weight in zip(stems, weights, strict=True):
+            for i, st in enumerate(sent):
+                for run in self._cue_runs.get(st, ()):
+                    part = sent[i : i + len(run)]
+                    if len(part) == len(run) and all(
+                        r in (ANY, p) for r, p in zip(run, part, strict=True)
+                    ):
+                        found += weight
+        return found
+
+    def _near_decline(self, query: dict[str, float], qnorm: float) -> float:
+        """Cosine similarity of the question to the nearest must-decline example."""
+        dots: dict[int, float] = defaultdict(float)
+        for st, wq in query.items():
+            for ei, we in self._decline_postings.get(st, ()):
+                dots[ei] += wq * we
+        return max(dots.values(), default=0.0) / qnorm if qnorm else 0.0
+
+    def _near_topic(self, ti: int, query: dict[str, float], qnorm: float) -> float:
+        """Cosine similarity of the question to the nearest example (or keyword) of a topic."""
+        postings = self._topic_postings[ti]
+        dots: dict[int, float] = defaultdict(float)
+        for st, wq in query.items():
+            for ei, we in postings.get(st, ()):
+                dots[ei] += wq * we
+        return max(dots.values(), default=0.0) / qnorm if qnorm else 0.0
+
+    def scores(self, text: str) -> tuple[dict[int, float], dict[int, float], bool, bool]:
+        """Evidence and rank score per topic, whether there were content words, and small talk."""
+        ev = self.evidence(text)
+        return ev.totals, ev.ranks, ev.has_content, ev.smalltalk
 
     def match(self, text: str) -> Match:
+        return self.decide(self.evidence(text))
+
+    def decide(self, ev: Evidence) -> Match:
         s = self.settings
-        if self._not_ours and self.is_not_ours(text):
-            return Match(MatchKind.NONE, None, 0.0, out_of_scope=True)
-        totals, ranks, has_content, smalltalk = self.scores(text)
-        decoy = totals.get(self._decoy, 0.0)
-        ranks.pop(self._decoy, None)
         # only the best and the alternatives are needed: a partial sort
         ranked = heapq.nsmallest(
-            1 + s.max_alternatives, ranks.items(), key=lambda kv: (-kv[1], kv[0])
+            1 + s.max_alternatives, ev.ranks.items(), key=lambda kv: (-kv[1], kv[0])
         )
-        evidence = totals.get(ranked[0][0], 0.0) if ranked else 0.0
-        if decoy and (not ranked or decoy >= evidence * s.decoy_ratio):
+        evidence = ev.totals.get(ranked[0][0], 0.0) if ranked else 0.0
+        top = ranked[0][1] if ranked else 0.0
+        if ev.subjects and ev.subjects >= top * s.decoy_ratio:
+            return Match(MatchKind.NONE, None, 0.0)
+        practical = ev.practical - s.w_policy * ev.policy
+        if practical >= s.practical_min and practical >= top * s.practical_ratio:
+            return Match(MatchKind.NONE, None, 0.0)
+        if ev.near_decline >= s.decided_decline and ev.near_decline >= ev.near_topic:
+            # (nearly) word for word a question an admin marked "not our policy": that decision
+            # stands, also against a topic's keyword that says the same
+            return Match(MatchKind.NONE, None, 0.0, out_of_scope=True)
+        if ev.near_decline >= s.knn_min and ev.near_decline > ev.near_topic * s.knn_ratio:
             return Match(MatchKind.NONE, None, 0.0)
         if not ranked or evidence < s.threshold:
-            kind = MatchKind.SMALLTALK if smalltalk and not ranked else MatchKind.NONE
-            if smalltalk and not has_content:
+            kind = MatchKind.SMALLTALK if ev.smalltalk and not ranked else MatchKind.NONE
+            if ev.smalltalk and not ev.has_content:
                 kind = MatchKind.SMALLTALK
             return Match(kind, None, round(evidence, 3))
         best_ti, best = ranked[0]
@@ -307,14 +540,60 @@ class Matcher:
         )
 
 
+def keyword_collisions(kb: KnowledgeBase) -> list[str]:
+    """Topic keywords that are also an out-of-scope subject or practical cue (as the matcher
+    sees them: folded and stemmed), one line each, for `distriktsbot check` to warn about."""
+
+    def key(text: str) -> tuple[str, ...]:
+        return tuple(stem(w) for w in words(text))
+
+    out: list[str] = []
+    for area in kb.areas:
+        cues = {key(c): ("subjects", c) for c in area.out_of_scope.subjects}
+        cues.update({key(c): ("practical", c) for c in area.out_of_scope.practical})
+        cues.pop((), None)
+        for topic in kb.topics:
+            for kw in (*topic.keywords, *topic.broad_keywords):
+                hit = cues.get(key(kw))
+                if hit is not None:
+                    out.append(
+                        f"{topic.id}: keyword {kw!r} is also out_of_scope.{hit[0]} {hit[1]!r}"
+                        f" ({area.source})"
+                    )
+    return out
+
+
+_POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
+
+_CANDIDATES = 4
+"""The topics (best by rank) whose examples a question is compared with."""
+_NEAR_WORDS = 8
+"""A question of more words (function words too) is never nearly one example."""
+
 # Inflection and dialect endings the stemmer does not know (nynorsk -ane/-ar, Trønder/northern
 # -an, -å), tried when a word is not in the vocabulary as it stands.
 _ENDINGS = ("arane", "erane", "ane", "ene", "arne", "erne", "ar", "an", "en", "et", "er", "a", "e")
 
 
-def _example_key(text: str) -> str:
-    return " ".join(words(text))
+ANY = "\x00"
+"""In a practical cue, "…" (or "*") stands for any one word."""
+
+
+def _cue_run(cue: str) -> tuple[str, ...]:
+    """A practical cue as the stems of its words, ANY for a wildcard."""
+    out: list[str] = []
+    for part in cue.replace("…", " … ").replace("*", " … ").split():
+        if part == "…":
+            out.append(ANY)
+        else:
+            out.extend(stem(w) for w in words(part))
+    return tuple(out)
 
 
 def _content_stems(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and w not in SMALLTALK]
+
+
+def _example_vector(text: str) -> dict[str, float]:
+    """An example question as stems with a weight each (rare words weigh more)."""
+    return {stem(w): rarity(w) for w in words(text) if w not in SMALLTALK}

@@ -32,6 +32,7 @@ DONT_KNOW = (
     "distriktspolitikk, og det spørsmålet fant jeg ikke noe svar på. Kanskje et av disse emnene "
     "er det du lurer på?"
 )
+IN_NORWEGIAN = "Jeg svarer på norsk."
 DID_YOU_MEAN = "Jeg er ikke helt sikker på hva du mener. Mente du …?"
 EMPTY = "Skriv et spørsmål, så skal jeg svare så godt jeg kan."
 NOT_TEXT = "Jeg forstår bare tekst. Skriv spørsmålet ditt med ord, så svarer jeg så godt jeg kan."

@@ -7,11 +7,15 @@ in bokmål, nynorsk and English. Everything is folded to one ASCII spelling befo
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import snowballstemmer
+
+from bot.lexicon import FIGURE_QUESTION, LANGUAGE_MARKERS
 
 _FOLD = str.maketrans(
     {
@@ -23,9 +27,15 @@ _FOLD = str.maketrans(
         "ü": "u",
         "ß": "ss",
         "œ": "oe",
+        "ł": "l",
+        "đ": "d",
     }
 )
-_TOKEN = re.compile(r"[a-z0-9]+")
+# letters and digits of any script: a question in Polish, Arabic or Ukrainian keeps its words
+_TOKEN = re.compile(r"[^\W_]+")
+# a sentence ends at . ! ? or a line break (a decimal point or "16. august" may cut a sentence in
+# two; that only moves a few words between the story and the question)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _AA = re.compile(r"aa")
 
 _stemmer = snowballstemmer.stemmer("norwegian")
@@ -46,10 +56,18 @@ def clean(text: str) -> str:
 def fold(text: str) -> str:
     """Lower-case, fold æøå and accents to ASCII, keep letters and digits separated by spaces."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # accents (é, ü, ż) are dropped; plain ascii has none to drop
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _AA.sub("a", text)
     return " ".join(_TOKEN.findall(text))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a message, as written (not folded); empty ones dropped."""
+    return [
+        part.strip() for part in _SENTENCE.split(text[: MAX_QUESTION_CHARS * 2]) if part.strip()
+    ]
 
 
 def words(text: str) -> list[str]:
@@ -64,3 +82,67 @@ def stem(word: str) -> str:
         return word
     stemmed: str = _stemmer.stemWord(word)
     return stemmed
+
+
+RARITY_COMMON = 6.5
+"""A word this common (Zipf frequency: 6.5 is "og", "hva", "dere") weighs RARITY_FLOOR ..."""
+RARITY_RARE = 4.0
+"""... and a word this rare or rarer ("ferje" 3.3, "lade" 4.0, unknown words) weighs 1."""
+RARITY_FLOOR = 0.3
+
+
+@cache
+def _zipf() -> dict[str, float]:
+    """Zipf frequency of Norwegian words (wordfreq's small bokmål list, offline), by folded
+    word and by stem; the higher of two words that fold or stem alike."""
+    from wordfreq import get_frequency_dict
+
+    table: dict[str, float] = {}
+    for word, freq in get_frequency_dict("nb", wordlist="small").items():
+        z = math.log10(freq) + 9.0
+        for folded in fold(word).split():
+            for key in (folded, stem(folded)):
+                if z > table.get(key, 0.0):
+                    table[key] = z
+    return table
+
+
+@lru_cache(maxsize=65536)
+def rarity(word: str) -> float:
+    """How much a folded word (or stem) weighs for being rare in everyday Norwegian: 1 for rare
+    and unknown words, down to RARITY_FLOOR for the most common ones."""
+    z = _zipf().get(word, 0.0)
+    if z <= RARITY_RARE:
+        return 1.0
+    share = min(1.0, (z - RARITY_RARE) / (RARITY_COMMON - RARITY_RARE))
+    return 1.0 - share * (1.0 - RARITY_FLOOR)
+
+
+_LATIN = re.compile(r"[a-zà-ÿāăąćčďđēėęěğīįıķĺļľłńņňōőœŕřśşšţťūůűųźżžæøå]", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+_RAW_WORD = re.compile(r"[^\W\d_]+")
+
+
+def other_language(text: str) -> str | None:
+    """The language of a question that is clearly not Norwegian ("en", "sv", "de", …, or "other"
+    for another script), else None. Conservative: Norwegian in dialect or with typos stays None."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUESTION_CHARS]).lower()
+    letters = _LETTER.findall(text)
+    if len(letters) >= 8 and sum(1 for c in letters if not _LATIN.match(c)) > len(letters) / 2:
+        return "other"
+    tokens = set(_RAW_WORD.findall(text))
+    counts = {lang: len(tokens & markers) for lang, markers in LANGUAGE_MARKERS.items()}
+    norwegian = counts.pop("no")
+    lang, best = max(counts.items(), key=lambda kv: kv[1])
+    return lang if best >= 2 and best > norwegian else None
+
+
+def asks_for_figure(text: str) -> bool:
+    """Whether a question asks for a figure or a date ("når", "hvor mange", "how much")."""
+    for sentence in sentences(text):
+        folded = words(sentence)
+        if any(w in FIGURE_QUESTION for w in folded) or any(
+            f"{a} {b}" in FIGURE_QUESTION for a, b in itertools.pairwise(folded)
+        ):
+            return True
+    return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.knowledge import KnowledgeBase, Topic
-from bot.matcher import Matcher
+from bot.matcher import Matcher, keyword_collisions
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class SelfTest:
     files: tuple[str, ...]
     examples: int
     misses: tuple[Miss, ...]
+    # topic keywords that are also out-of-scope subjects or practical cues (not errors)
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -43,6 +45,7 @@ class SelfTest:
             f"  {m.topic_id}: example {m.example!r} lands on {m.landed or 'no topic'} ({m.score})"
             for m in self.misses
         ]
+        out.extend(f"  warning: {w}" for w in self.warnings)
         out.append(
             f"{self.topics} topics in {len(self.files)} file(s) ({', '.join(self.files)}); "
             f"{self.passed}/{self.examples} examples land on their own topic"
@@ -60,7 +63,8 @@ def self_test(kb: KnowledgeBase, matcher: Matcher | None = None) -> SelfTest:
             m = matcher.match(example)
             if m.topic_id != topic.id:
                 misses.append(Miss(topic.id, example, m.topic_id, m.score))
-    return SelfTest(len(kb.topics), kb.files, total, tuple(misses))
+    warnings = tuple(keyword_collisions(kb))
+    return SelfTest(len(kb.topics), kb.files, total, tuple(misses), warnings)
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,8 @@ def diff_knowledge(old: KnowledgeBase, new: KnowledgeBase) -> KnowledgeDiff:
         examples_added += len(set(topic.examples) - set(before.examples))
         if _without_examples(before) != _without_examples(topic):
             changed.append(topic)
-    old_not_ours = {e for a in old.areas for e in a.out_of_scope_examples}
-    new_not_ours = {e for a in new.areas for e in a.out_of_scope_examples}
+    old_not_ours = {e for a in old.areas for e in a.out_of_scope.examples}
+    new_not_ours = {e for a in new.areas for e in a.out_of_scope.examples}
     return KnowledgeDiff(
         added, removed, tuple(changed), examples_added, len(new_not_ours - old_not_ours)
     )

@@ -33,6 +33,7 @@ DEV_QUESTIONS_HARD = ROOT / "tests" / "data" / "dev-questions-hard.jsonl"
 QUESTIONS_A = ROOT / "tests" / "data" / "questions-a.jsonl"
 QUESTIONS_B = ROOT / "tests" / "data" / "questions-b.jsonl"
 QUESTIONS_C = ROOT / "tests" / "data" / "questions-c.jsonl"
+QUESTIONS_D = ROOT / "tests" / "data" / "questions-d.jsonl"
 
 # The topic ids others rely on (DESIGN.md, "Contracts others rely on").
 CONTRACT_IDS = (

@@ -27,7 +27,7 @@ from tests.test_telegram_e2e import ROOT, serving, text_of
 
 SHIPPED_QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
 TEST_QUESTION = "Er du enig i testområdet?"
-NEW_QUESTION = "Kan vi få svømmehall og badeland?"  # declined by both areas today
+NEW_QUESTION = "Kommer det flere lydbøker og tegneserier?"  # declined by both areas today
 
 
 __all__ = ["fake"]  # the stand-in Bot API fixture, shared with test_admin_e2e
@@ -126,7 +126,7 @@ async def test_inbox_writes_into_the_right_areas_file(bot: Bot, two_areas: Path)
     assert messages.INBOX_DECLINED_NOW in text_of(done)
     assert "Hva med ulven?" in second.read_text(encoding="utf-8")
     assert shipped.read_bytes() == shipped_before
-    assert services.kb.areas[1].out_of_scope_examples == ("Hva med ulven?",)
+    assert services.kb.areas[1].out_of_scope.examples == ("Hva med ulven?",)
 
 
 def test_an_id_in_two_areas_is_an_error_naming_both_files(tmp_path: Path) -> None:

@@ -140,10 +140,11 @@ def test_match_keeps_fields_and_order_and_adds_the_match(
     for given, got in zip(lines, out, strict=True):
         assert list(got)[: len(given)] == list(given)  # the input's fields first, in order
         assert {k: got[k] for k in given} == given
-        assert list(got)[len(given) :] == ["topic", "score", "alternatives"]
+        assert list(got)[len(given) :] == ["topic", "score", "alternatives", "ambiguous"]
     assert out[0]["topic"] == "fergetakster"
     assert out[1]["topic"] is None
     assert out[2]["topic"] in ("bredband", "fergetakster")
+    assert out[2]["ambiguous"] is True and out[0]["ambiguous"] is False
     alternatives = out[2]["alternatives"]
     assert isinstance(alternatives, list) and alternatives
     assert {a["topic"] for a in alternatives} | {out[2]["topic"]} >= {"bredband", "fergetakster"}
@@ -511,3 +512,14 @@ def test_chat_help_says_how_to_quit(capsys: pytest.CaptureFixture[str]) -> None:
     assert "quit" in text.lower()
     for word in ("avslutt", "ha det", "exit", "quit", "Ctrl+D"):
         assert word in text
+
+
+def test_check_warns_when_a_keyword_is_also_out_of_scope(
+    capsys: pytest.CaptureFixture[str], write_kb: WriteKb
+) -> None:
+    text = VALID_AREA + "out_of_scope:\n  subjects: [bompenger]\n  practical: [Ferge]\n"
+    folder = write_kb({"a.yaml": text})
+    assert main(["check", str(folder)]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert "warning: forste: keyword 'ferge' is also out_of_scope.practical 'Ferge'" in out
+    assert "bompenger" not in out

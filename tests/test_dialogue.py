@@ -572,3 +572,62 @@ def test_action_data_fits_in_64_bytes() -> None:
 def test_link_actions_are_never_accepted_back() -> None:
     assert Action.decode("url") is None
     assert Action.decode("url:fergetakster") is None
+
+
+# --- what the answer leads with, and the language it is in ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "topic_id"),
+    [
+        ("Når får alle 100 Mbit/s?", "bredband"),
+        ("Hvor mye har ferjeprisene gått ned?", "fergetakster"),
+        ("Hvor mange hurtigladere har Enova støttet?", "hurtigladere"),
+    ],
+)
+async def test_a_question_for_a_figure_or_date_gets_the_fact_first(
+    dialogue: Dialogue, person: Person, question: str, topic_id: str
+) -> None:
+    reply = await dialogue.ask(person, question)
+    assert reply.topic_id == topic_id
+    kinds = [b.kind for b in reply.blocks]
+    assert kinds[0] is BlockKind.TITLE and kinds[1] is BlockKind.FACT, kinds
+    assert kinds[-1] is BlockKind.QUESTION
+
+
+async def test_a_question_without_a_figure_gets_the_pledge_first(
+    dialogue: Dialogue, person: Person, kb: KnowledgeBase
+) -> None:
+    reply = await dialogue.ask(person, "Hva gjør dere med bredbånd på bygda?")
+    topic = kb.topic("bredband")
+    assert topic is not None and reply.topic_id == "bredband"
+    assert reply.blocks[1].text == topic.pledge
+    assert reply.blocks[2].kind is BlockKind.FACT
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wird die Fähre billiger für Familien auf den Inseln?",
+        "Vad gör ni för att äldre ska kunna bo kvar hemma?",
+        "Will ferry tickets get cheaper?",
+    ],
+)
+async def test_another_language_is_answered_in_norwegian_and_says_so(
+    dialogue: Dialogue, person: Person, question: str
+) -> None:
+    reply = await dialogue.ask(person, question)
+    assert reply.topic_id is not None
+    assert reply.blocks[0].kind is BlockKind.NOTE
+    assert reply.blocks[0].text == messages.IN_NORWEGIAN
+    assert reply.blocks[1].kind is BlockKind.TITLE
+
+
+@pytest.mark.parametrize(
+    "question", ["Blir ferja billigere?", "Ka dokker ska gjær me ferja?", "kva med breibandet"]
+)
+async def test_norwegian_gets_no_language_note(
+    dialogue: Dialogue, person: Person, question: str
+) -> None:
+    reply = await dialogue.ask(person, question)
+    assert messages.IN_NORWEGIAN not in [b.text for b in reply.blocks]

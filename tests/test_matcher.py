@@ -6,15 +6,24 @@ from __future__ import annotations
 import json
 import random
 import string
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.evaluate import evaluate, read_labelled
-from bot.knowledge import KnowledgeBase
-from bot.matcher import Match, Matcher, MatchKind
-from tests.conftest import DEV_QUESTIONS, QUESTIONS_A, QUESTIONS_B, QUESTIONS_C
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matcher import MAX_WORDS, Match, Matcher, MatchKind
+from bot.normalize import rarity
+from tests.conftest import (
+    DEV_QUESTIONS,
+    DEV_QUESTIONS_HARD,
+    QUESTIONS_A,
+    QUESTIONS_B,
+    QUESTIONS_C,
+    QUESTIONS_D,
+    VALID_AREA,
+)
 
 # Regression floors. Figures on 2026-11-26 (bot.evaluate, shipped knowledge):
 #   questions-a.jsonl:   in-scope top-1 96.0% (216/225), out-of-scope declined 95.3% (82/86)
@@ -140,13 +149,14 @@ def _long_messages() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("shape", sorted(_long_messages()))
-def test_a_10000_character_message_returns_quickly(matcher: Matcher, shape: str) -> None:
+def test_a_10000_character_message_is_read_only_so_far(matcher: Matcher, shape: str) -> None:
+    """The work is bounded by the words read, not by the length of the message."""
     text = _long_messages()[shape]
     assert len(text) == 10_000
-    start = time.perf_counter()
+    content, parts, weights, _ = matcher._read(text)
+    assert sum(len(p) for p in parts) <= MAX_WORDS
+    assert len(content) <= MAX_WORDS and len(weights) == len(parts)
     m = matcher.match(text)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"{shape}: {elapsed:.2f} s"
     assert m.topic_id is None or m.topic_id in matcher.topic_ids
     if shape == "repeated-question":
         assert m.topic_id == "fergetakster"
@@ -290,3 +300,97 @@ def test_a_specific_topic_beats_the_overview_but_broad_words_alone_reach_it(
     """Broad keywords ("bygda", "rural areas") count as evidence but little in the ranking,
     also when they form a phrase."""
     assert matcher.match(question).topic_id == topic
+
+
+# --- the harder kinds of question (tuning sets D and the dev sample) --------------------------
+
+# Regression floors on the harder sets the matcher was tuned on (figures in the README). The
+# hold-out sets E and F are not run by the tests: their figures are measured, not tuned on.
+HARD_SETS = [QUESTIONS_D, DEV_QUESTIONS_HARD]
+
+
+@pytest.mark.parametrize("path", HARD_SETS, ids=lambda p: Path(p).name)
+def test_accuracy_floors_on_the_harder_sets(
+    kb: KnowledgeBase, matcher: Matcher, path: Path
+) -> None:
+    report = evaluate(matcher, read_labelled(path, kb.topic_ids))
+    figures = report.as_dict()
+    misses = "\n".join(m.describe() for m in report.misses)
+    assert figures["in_scope_top1"] >= 0.85, misses
+    assert figures["out_of_scope_declined"] >= 0.80, misses
+    assert figures["confidently_wrong"] <= 0.10, misses
+
+
+OOS_AREA = VALID_AREA + (
+    "out_of_scope:\n"
+    "  examples:\n"
+    "    - Kan jeg ta med hunden på ferja?\n"
+    "  subjects: [bompenger]\n"
+    "  practical: [rutetabell, hvordan … jeg]\n"
+)
+
+
+@pytest.fixture
+def small(write_kb: Callable[..., Path]) -> Matcher:
+    return Matcher(load_knowledge(write_kb({"a.yaml": OOS_AREA})))
+
+
+@pytest.mark.parametrize(
+    ("text", "topic_id"),
+    [
+        ("Blir ferja billigere?", "forste"),
+        ("Hvor finner jeg rutetabellen for ferja?", None),  # a practical cue
+        ("Hvordan bestiller jeg ferje?", None),  # "hvordan … jeg": how to do it oneself
+        ("Hvordan skal ferja bli billigere?", "forste"),  # no "jeg": a policy question
+        ("Hva vil dere gjøre med rutetabellen for ferja?", "forste"),  # policy cues weigh up
+        ("bompenger", None),  # an uncovered subject
+        ("ferje og bompenger", None),  # as much the uncovered subject as the topic
+        ("Kan jeg ta med katten på ferja?", None),  # nearest to a must-decline example
+        ("Kan ferja bli billigere for barnefamilier?", "forste"),
+    ],
+)
+def test_what_the_knowledge_says_is_out_of_scope_is_declined(
+    small: Matcher, text: str, topic_id: str | None
+) -> None:
+    assert small.match(text).topic_id == topic_id
+
+
+def test_the_evidence_for_declining_is_reported(small: Matcher) -> None:
+    ev = small.evidence("Hvordan bestiller jeg ferje hos dere?")
+    assert ev.practical >= 1.0 and ev.policy >= 1.0
+    ev = small.evidence("Kan jeg ta med hunden på ferja?")
+    assert ev.near_decline > 0.99
+    assert small.evidence("bompenger").subjects >= 1.0
+
+
+def test_the_question_sentence_weighs_more_than_the_story(matcher: Matcher) -> None:
+    story = (
+        "Vi tar ferja hver dag, og nå er det kommet en ny elbillader ved kaia. "
+        "Men det jeg lurer på er når vi får fiber hit"
+    )
+    assert matcher.match(story).topic_id == "bredband"
+    asked = "Vi har fått fiber og alt er fint. Når blir ferja billigere?"
+    assert matcher.match(asked).topic_id == "fergetakster"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic_id"),
+    [
+        ("Vad gör ni för att äldre ska kunna bo kvar hemma?", "bo-trygt-hjemme"),
+        ("Wird es mehr Schnellladesäulen auf dem Land geben?", "hurtigladere"),
+        ("Co zrobicie dla rolnictwa w Norwegii?", "landbruk"),
+        ("Hvad vil I gøre ved færgepriserne?", "fergetakster"),
+        ("Quelle est votre stratégie pour l'éolien en mer ?", "gront-industriloft"),
+    ],
+)
+def test_other_languages_about_a_covered_topic_are_matched(
+    matcher: Matcher, text: str, topic_id: str
+) -> None:
+    assert matcher.match(text).topic_id == topic_id
+
+
+def test_common_words_weigh_less_than_rare_ones() -> None:
+    assert rarity("ferje") == 1.0
+    assert rarity("hurtiglader") == 1.0  # not in the list: rare
+    assert rarity("og") < rarity("bil") < rarity("ferje")
+    assert 0.0 < rarity("og") <= 0.35
