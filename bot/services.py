@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge_sync import KnowledgeSync
 from bot.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,17 @@ class Services:
     knowledge_path: Path
     storage: Storage | None
     dialogue: Dialogue
+    # several processes: follows reloads made by the others (set by the Telegram wiring)
+    knowledge_sync: KnowledgeSync | None = None
 
     @property
     def kb(self) -> KnowledgeBase:
         return self.dialogue.kb
 
     async def close(self) -> None:
+        if self.knowledge_sync is not None:
+            sync, self.knowledge_sync = self.knowledge_sync, None
+            await sync.stop()
         if self.storage is not None:
             storage, self.storage = self.storage, None
             await storage.close()
@@ -65,14 +71,24 @@ async def build_services(
     knowledge: str | Path | None = None,
     storage: StorageMode = StorageMode.REQUIRED,
     bot_username: str | None = None,
+    migrate: bool = True,
 ) -> Services:
-    """Open the services. Raises KnowledgeError, or StorageError when storage is REQUIRED."""
+    """Open the services. Raises KnowledgeError, or StorageError when storage is REQUIRED.
+
+    ``migrate=False`` (webhook processes, several at once): the schema is not migrated here but
+    must already be at head (`distriktsbot deploy`), else SchemaNotAtHead (a StorageError)."""
     path = knowledge_path(cfg, knowledge)
     kb = kb if kb is not None else load_knowledge(path)
     store: Storage | None = None
     if storage is not StorageMode.NONE:
         try:
-            store = await Storage.open(cfg.database.url)
+            store = await Storage.open(cfg.database.url, migrate=migrate)
+            if not migrate:
+                try:
+                    await store.db.check_schema_at_head()
+                except BaseException:
+                    await store.close()
+                    raise
         except StorageError as exc:
             if storage is StorageMode.REQUIRED:
                 raise

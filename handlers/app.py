@@ -30,9 +30,10 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.dialogue import COMMAND_NAMES, COMMANDS
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge_sync import KnowledgeSync
 from bot.logs import configure_logging
-from bot.services import StorageMode, build_services
+from bot.services import Services, StorageMode, build_services
 from bot.storage import StorageError
 from handlers.aiohttp_request import AiohttpRequest
 from handlers.common import SERVICES
@@ -62,12 +63,47 @@ def _file_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/file/bot"
 
 
+async def reload_knowledge(services: Services) -> None:
+    """Reload the knowledge from its files because another process published a new version.
+
+    STAND-IN until issue-7a's `Services.reload_knowledge()` is on this branch. MERGE (lead):
+    make this `await services.reload_knowledge()` in its form that does NOT publish (bump the
+    version) again, or the processes would keep reloading each other."""
+    new_kb = await asyncio.to_thread(load_knowledge, services.knowledge_path)
+    await asyncio.to_thread(services.dialogue.reload, new_kb)
+    log.info("knowledge reloaded: %d topics", len(new_kb.topics))
+
+
+async def start_knowledge_sync(cfg: Config, services: Services) -> None:
+    """Follow the knowledge reloads of the other processes (bot.knowledge_sync)."""
+    if services.storage is None:
+        return
+    sync = KnowledgeSync(
+        services.storage.knowledge_version,
+        lambda: reload_knowledge(services),
+        poll_seconds=cfg.server.knowledge_poll_seconds,
+    )
+    await sync.start()
+    services.knowledge_sync = sync
+
+
 def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Polling: one process that sets itself up (migrations, command list). Webhook: one of N
+    processes; `distriktsbot deploy` did the set-up once, and the schema must be at head."""
+    webhook = cfg.telegram.mode == "webhook"
+
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        app.bot_data[SERVICES] = await build_services(
-            cfg, kb, storage=StorageMode.REQUIRED, bot_username=app.bot.username
+        services = await build_services(
+            cfg,
+            kb,
+            storage=StorageMode.REQUIRED,
+            bot_username=app.bot.username,
+            migrate=not webhook,
         )
-        await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+        app.bot_data[SERVICES] = services
+        await start_knowledge_sync(cfg, services)
+        if not webhook:
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
         gc.freeze()
@@ -78,7 +114,7 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         if services is not None:
             await services.close()
 
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(cfg.telegram.token)
         .base_url(cfg.telegram.base_url)
@@ -87,12 +123,18 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         .concurrent_updates(CONCURRENT_UPDATES)
         # bounded: under a burst, updates wait at Telegram instead of in this process's memory
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=5.0))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if webhook:  # the bot's own web server receives the updates (handlers/server.py)
+        pool = max(CONCURRENT_UPDATES, cfg.server.max_in_flight)
+        builder = builder.updater(None).request(AiohttpRequest(connection_pool_size=pool))
+    else:
+        builder = builder.request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
+        builder = builder.get_updates_request(
+            AiohttpRequest(connection_pool_size=1, read_timeout=5.0)
+        )
+    app = builder.build()
     register_handlers(app)
     return app
 
@@ -132,15 +174,10 @@ def run_bot(cfg: Config, kb: KnowledgeBase) -> int:
     app = build_application(cfg, kb)
     try:
         if cfg.telegram.mode == "webhook":
-            hook = cfg.telegram.webhook
-            app.run_webhook(
-                listen=hook.listen,
-                port=hook.port,
-                url_path=hook.path,
-                webhook_url=hook.url,
-                secret_token=hook.secret_token or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            from handlers.server import serve_webhook
+            from handlers.webhook import make_pipeline
+
+            asyncio.run(serve_webhook(cfg, app, lambda a: a.bot_data[SERVICES], make_pipeline))
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
     except StorageError as exc:

@@ -11,6 +11,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
+from handlers import metrics
 
 log = logging.getLogger("distriktsbot.telegram")
 
@@ -22,6 +23,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         kind = next((k for k in kinds if getattr(update, k, None)), "other")
         where = f" while handling update {update.update_id} ({kind})"
     log.error("error%s: %s", where, context.error, exc_info=context.error)
+    metrics.ERRORS.labels("handler").inc()
     if isinstance(context.error, Forbidden):
         return
     chat = update.effective_chat if isinstance(update, Update) else None

@@ -19,10 +19,12 @@ from sqlalchemy import delete
 from bot.storage.engine import (
     DEFAULT_DATABASE_URL,
     Database,
+    SchemaNotAtHead,
     StorageError,
     head_revision,
     upgrade_database,
 )
+from bot.storage.knowledge_version import KnowledgeVersions
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
 from bot.storage.subscribers import Subscribers
@@ -32,6 +34,8 @@ from bot.storage.votes import TopicOpinion, VoteOutcome, Votes
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ForgetResult",
+    "KnowledgeVersions",
+    "SchemaNotAtHead",
     "Storage",
     "StorageError",
     "TopicOpinion",
@@ -58,6 +62,7 @@ class Storage:
         self.votes = Votes(db)
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
+        self.knowledge_version = KnowledgeVersions(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:

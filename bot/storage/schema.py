@@ -106,3 +106,14 @@ class UnansweredQuestionRow(Base):
     normalized_text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH), index=True)
     user_key: Mapped[str | None] = mapped_column(String(USER_KEY_MAX_LENGTH), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KnowledgeVersionRow(Base):
+    """The knowledge's version across processes (issue 9b): one row, bumped by every successful
+    reload, so the other processes of one deployment know to reload too."""
+
+    __tablename__ = "knowledge_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
