@@ -21,6 +21,7 @@ from tests.conftest import run_isolated
 from tests.fake_telegram import FakeTelegram
 from tests.test_run_process import (
     FERRY_QUESTION,
+    HASH_SECRET,
     REPLY_TIMEOUT,
     STARTUP_TIMEOUT,
     WEBHOOK_SECRET,
@@ -342,3 +343,37 @@ def test_healthz_says_503_when_the_database_goes_away(
         time.sleep(0.1)
     assert stop(bot) == 0, bot.output()
     assert "Traceback" not in bot.output()
+
+
+def test_deploy_in_polling_mode_removes_a_webhook(
+    fake: FakeTelegram, runner: Runner, tmp_path: Path
+) -> None:
+    config = runner.write_config(
+        {
+            "telegram": {"base_url": fake.base_url},
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
+        }
+    )
+    code, done = runner.run(["--config", str(config), "deploy"], secrets_env(runner, fake))
+    assert code == 0, done.output()
+    assert fake.calls_to("setWebhook") == []
+    assert len(fake.calls_to("deleteWebhook")) == 1
+    assert len(fake.calls_to("setMyCommands")) == 1
+    assert "revision 0005" in done.output()
+
+
+def test_deploy_with_a_rejected_token_is_one_line_without_the_token(
+    fake: FakeTelegram, runner: Runner, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = runner.write_config(
+        webhook_config(fake, f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", port)
+    )
+    wrong = "999999:WRONG-token-that-telegram-rejects"
+    env = runner.env(DISTRIKTSBOT_TOKEN=wrong, DISTRIKTSBOT_HASH_SECRET=HASH_SECRET)
+    code, done = runner.run(["--config", str(config), "deploy"], env)
+    assert code == 4, done.output()
+    [line] = [x for x in done.stderr().splitlines() if x.startswith("distriktsbot:")]
+    assert "Telegram" in line
+    assert wrong not in done.output() and "WRONG-token" not in done.output()
+    assert "Traceback" not in done.output()
