@@ -490,9 +490,13 @@ def run_setup(
             if deploy.returncode != 0:
                 raise RuntimeError(f"deploy failed: {deploy.stderr}")
             for i, port in enumerate(ports):
+                python = [sys.executable]
+                if args.profile:  # cProfile of each bot process, written when it exits
+                    out = Path(args.profile) / f"{name}-{i}.prof"
+                    python += ["-m", "cProfile", "-o", str(out)]
                 procs.append(
                     spawn(
-                        [sys.executable, "-m", "bot", "--config", str(config), "run", "--port",
+                        [*python, "-m", "bot", "--config", str(config), "run", "--port",
                          str(port)],
                         folder / f"bot-{i}.log",
                         env,
@@ -581,6 +585,7 @@ def main() -> int:
     p.add_argument("--setups", default="ceiling,sqlite1,pg1,pg2")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", metavar="DIR", help="write a cProfile of each bot process here")
     args = p.parse_args()
     if args.quick:
         args.updates, args.seconds = 1500, 5.0

@@ -46,7 +46,7 @@ VOTES = Counter(
 )
 ERRORS = Counter(
     "distriktsbot_errors_total",
-    "Errors: handler, webhook (refused: forged, bad_request), timeout",
+    "Errors: handler (a handler raised), webhook (an update not handled), forged, bad_request",
     ["kind"],
 )
 IN_FLIGHT = Gauge(

@@ -27,6 +27,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -96,7 +97,12 @@ class WebhookServer:
         try:
             started = time.perf_counter()
             async with self._slots:
-                await self.pipeline.handle(data)
+                try:
+                    await self.pipeline.handle(data)
+                except Exception as exc:  # the pipeline never raises; if it did: not confirmed
+                    log.error("update not handled: %s", type(exc).__name__)
+                    metrics.ERRORS.labels("webhook").inc()
+                    return web.Response(status=500)
             metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
             metrics.UPDATES.labels(metrics.update_kind(data)).inc()
             self.handled += 1
@@ -196,8 +202,8 @@ class WebhookServer:
 async def serve_webhook(
     cfg: Config,
     app: AnyApplication,
-    make_services: Any,
-    make_pipeline: Any,
+    make_services: Callable[[AnyApplication], Services],
+    make_pipeline: Callable[[AnyApplication, Services], UpdatePipeline],
 ) -> None:
     """Run the Application behind this server until SIGTERM/SIGINT (PTB's custom-webhook
     pattern: initialize, post_init, start; the reverse at the end)."""
