@@ -55,6 +55,8 @@ async def deploy(cfg: Config, say: Callable[[str], None] = print) -> None:
                     max_connections=hook.max_connections,
                 )
                 say(f"telegram: webhook set to {hook.url} (at most {hook.max_connections} at once)")
+                info = await bot.get_webhook_info()
+                say(f"telegram: {info.pending_update_count} update(s) waiting for the webhook")
             else:
                 await bot.delete_webhook()
                 say("telegram: no webhook (polling mode)")

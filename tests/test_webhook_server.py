@@ -377,3 +377,11 @@ def test_deploy_with_a_rejected_token_is_one_line_without_the_token(
     assert "Telegram" in line
     assert wrong not in done.output() and "WRONG-token" not in done.output()
     assert "Traceback" not in done.output()
+
+
+def test_run_port_out_of_range_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["run", "--port", "70000"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "distriktsbot: --port: must be 1-65535, got 70000"
