@@ -12,6 +12,8 @@ Nothing here identifies a person: no chat ids, no user ids, no topics per person
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,6 +29,9 @@ from prometheus_client import multiprocess as _multiprocess
 from bot.reply import Action, Do, Reply
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+if os.environ.get(MULTIPROCESS_ENV):  # the files are written at import: the folder must exist
+    os.makedirs(os.environ[MULTIPROCESS_ENV], exist_ok=True)
 
 UPDATES = Counter(
     "distriktsbot_updates_total", "Updates handled, by kind (message, callback_query, …)", ["kind"]
@@ -110,6 +115,18 @@ def render() -> tuple[bytes, str]:
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_dead_processes() -> None:
+    """A process that was killed (not stopped) leaves its live gauge (the queue depth) behind in
+    the shared folder; drop those of processes that no longer exist (call at start)."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder or not Path("/proc/self").exists():  # liveness is read from /proc (Linux)
+        return
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        found = re.search(r"_(\d+)\.db$", path.name)
+        if found and not Path(f"/proc/{found.group(1)}").exists():
+            _multiprocess.mark_process_dead(int(found.group(1)))  # type: ignore[no-untyped-call]
 
 
 def process_exited() -> None:

@@ -160,6 +160,7 @@ class WebhookServer:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        metrics.forget_dead_processes()
         hook = self.cfg.telegram.webhook
         # shutdown_timeout: at cleanup, how long aiohttp waits for handlers before cancelling
         # them; the graceful wait is done before, in stop()

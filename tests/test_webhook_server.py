@@ -190,6 +190,8 @@ def test_the_200_comes_only_after_the_update_is_answered(
 def test_healthz_and_metrics(fake: FakeTelegram, runner: Runner, tmp_path: Path) -> None:
     port = free_port()
     setup = deployed(runner, fake, tmp_path, port)
+    # multiprocess mode, with a folder that does not exist yet (the process makes it)
+    setup["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics" / "new")
     bot = start_run(runner, setup, port)
     status, body = get(port, "/healthz")
     assert status == 200, body
@@ -225,6 +227,7 @@ def test_healthz_and_metrics(fake: FakeTelegram, runner: Runner, tmp_path: Path)
     assert metric(text, "distriktsbot_updates_in_flight") == 0
     assert "1001" not in text and "Kari" not in text  # nothing that identifies a person
     assert stop(bot) == 0, bot.output()
+    assert any((tmp_path / "metrics" / "new").glob("counter_*.db"))
 
 
 def test_sigterm_finishes_the_updates_in_hand_and_confirms_only_those(
@@ -385,3 +388,24 @@ def test_run_port_out_of_range_is_one_clear_line(capsys: pytest.CaptureFixture[s
     assert main(["run", "--port", "70000"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "distriktsbot: --port: must be 1-65535, got 70000"
+
+
+def test_a_killed_process_does_not_leave_its_queue_depth_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from handlers import metrics
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    monkeypatch.setenv(metrics.MULTIPROCESS_ENV, str(tmp_path))
+    for pid in (dead.pid, os.getpid()):
+        (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
+        (tmp_path / f"counter_{pid}.db").write_bytes(b"")
+    metrics.forget_dead_processes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"counter_{dead.pid}.db", f"counter_{os.getpid()}.db", f"gauge_livesum_{os.getpid()}.db"]
+    )
