@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import codecs
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -86,7 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("file", help="the labelled JSON Lines file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
-    add("run", "run the Telegram bot (reads ./config.yaml unless --config is given)")
+    run = add("run", "run the Telegram bot (reads ./config.yaml unless --config is given)")
+    run.add_argument(
+        "--port", type=int, help="webhook mode: the port to listen on (overrides the config)"
+    )
+    run.add_argument("--listen", help="webhook mode: the address to listen on")
+    add(
+        "deploy",
+        "once per release: apply migrations, set the command lists and the webhook (setWebhook)",
+    )
     stats = add("stats", "what voters asked and think, per topic (admins)")
     stats.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD); default: 7 days")
     stats.add_argument("--until", metavar="DATE", help="last day (YYYY-MM-DD); default: today")
@@ -260,6 +269,29 @@ async def _db_upgrade(cfg: Config) -> int:
     return 0
 
 
+def _with_listener(cfg: Config, listen: str | None, port: int | None) -> Config:
+    """`run --listen/--port`: one config file for N processes, each on its own port."""
+    hook = cfg.telegram.webhook
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise CliError(f"--port: must be 1-65535, got {port}")
+        hook = dataclasses.replace(hook, port=port)
+    if listen:
+        hook = dataclasses.replace(hook, listen=listen)
+    return dataclasses.replace(cfg, telegram=dataclasses.replace(cfg.telegram, webhook=hook))
+
+
+async def _deploy(cfg: Config) -> int:
+    from handlers.deploy import DeployError, deploy
+
+    try:
+        await deploy(cfg)
+    except DeployError as exc:
+        print(f"distriktsbot: {exc}", file=sys.stderr)
+        return 4
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     for name in ("config", "knowledge"):
@@ -300,9 +332,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from handlers.app import run_bot
 
+        cfg = _with_listener(cfg, args.listen, args.port)
         cfg.require_for_run()
         kb = _knowledge(args, cfg)
         return run_bot(cfg, kb)
+    if args.command == "deploy":
+        cfg.require_for_run()
+        return asyncio.run(_deploy(cfg))
     if args.command == "db":
         if args.db_command != "upgrade":
             raise CliError("usage: distriktsbot db upgrade")

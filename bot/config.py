@@ -47,6 +47,7 @@ class WebhookConfig:
     port: int = 8443
     path: str = "telegram"
     secret_token: str = ""
+    max_connections: int = 40  # Telegram's parallel deliveries (setWebhook, by `deploy`)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,15 @@ class AdminToolsConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    """The bot's own web server in webhook mode (issue 9b)."""
+
+    max_in_flight: int = 64  # updates handled at once per process; more wait at the proxy
+    stop_timeout_seconds: int = 5  # on SIGTERM: time to finish the updates in hand
+    knowledge_poll_seconds: int = 2  # how often to look for a reload by another process; 0 = off
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -92,6 +102,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     log_level: str = "INFO"
     admin_tools: AdminToolsConfig = field(default_factory=AdminToolsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
     file: str = field(default="", metadata={"internal": True})  # the config file read, if any
 
@@ -176,6 +187,17 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"telegram.webhook.url: must be an https URL, got {hook.url!r}")
     if not 1 <= hook.port <= 65535:
         raise ConfigError(f"telegram.webhook.port: must be 1-65535, got {hook.port}")
+    if not 1 <= hook.max_connections <= 100:
+        raise ConfigError(
+            f"telegram.webhook.max_connections: must be 1-100, got {hook.max_connections}"
+        )
+    for key, value, low in (
+        ("server.max_in_flight", cfg.server.max_in_flight, 1),
+        ("server.stop_timeout_seconds", cfg.server.stop_timeout_seconds, 0),
+        ("server.knowledge_poll_seconds", cfg.server.knowledge_poll_seconds, 0),
+    ):
+        if value < low:
+            raise ConfigError(f"{key}: must be at least {low}, got {value}")
     token = cfg.telegram.token
     if token and (":" not in token or any(c.isspace() for c in token)):
         raise ConfigError("telegram.token: does not look like a bot token (expected '123456:ABC…')")

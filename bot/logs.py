@@ -43,6 +43,8 @@ def configure_logging(cfg: Config) -> None:
     # library stays at INFO even when the bot's own loggers are at DEBUG
     level = logging.getLevelName(cfg.log_level.upper())
     logging.getLogger("telegram").setLevel(max(level, logging.INFO))
-    redact = RedactSecrets(cfg.telegram.token, cfg.privacy.hash_secret)
+    redact = RedactSecrets(
+        cfg.telegram.token, cfg.privacy.hash_secret, cfg.telegram.webhook.secret_token
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)

@@ -30,6 +30,7 @@ from bot.knowledge import (
     knowledge_files,
     load_knowledge,
 )
+from bot.knowledge_sync import KnowledgeSync
 from bot.selftest import KnowledgeDiff, SelfTest, diff_knowledge, self_test
 from bot.storage import Storage, StorageError
 from bot.writeback import Written, add_example, add_not_ours
@@ -82,6 +83,8 @@ class Services:
     knowledge_path: Path
     storage: Storage | None
     dialogue: Dialogue
+    # several processes: follows reloads made by the others (set by the Telegram wiring)
+    knowledge_sync: KnowledgeSync | None = None
     admin: Admin = field(init=False)
     errors: ErrorReports = field(init=False)
     _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
@@ -99,18 +102,30 @@ class Services:
 
     async def close(self) -> None:
         await self.dialogue.flush_counts()
+        if self.knowledge_sync is not None:
+            sync, self.knowledge_sync = self.knowledge_sync, None
+            await sync.stop()
         if self.storage is not None:
             storage, self.storage = self.storage, None
             await storage.close()
 
     # --- the knowledge: reload, write-back ---------------------------------------------------
 
-    async def reload_knowledge(self) -> ReloadResult:
+    async def reload_knowledge(self, *, publish: bool = True) -> ReloadResult:
         """Load and validate the knowledge files again. On any problem the old knowledge keeps
         being served and the problems are returned; otherwise the new one is swapped in, and
-        the result says what changed and how the self-test went."""
+        the result says what changed and how the self-test went.
+
+        With several processes, a successful reload is published (the shared knowledge version
+        is bumped) so the others reload too; they reload with `publish=False`."""
         async with self._lock:
-            return await self._reload()
+            result = await self._reload()
+        if result.ok and publish and self.knowledge_sync is not None:
+            try:
+                await self.knowledge_sync.published()
+            except StorageError as exc:  # this process has it; the others follow a later bump
+                log.warning("knowledge reload not published to other processes: %s", exc)
+        return result
 
     async def _reload(self) -> ReloadResult:
         old = self.kb
@@ -184,14 +199,24 @@ async def build_services(
     knowledge: str | Path | None = None,
     storage: StorageMode = StorageMode.REQUIRED,
     bot_username: str | None = None,
+    migrate: bool = True,
 ) -> Services:
-    """Open the services. Raises KnowledgeError, or StorageError when storage is REQUIRED."""
+    """Open the services. Raises KnowledgeError, or StorageError when storage is REQUIRED.
+
+    ``migrate=False`` (webhook processes, several at once): the schema is not migrated here but
+    must already be at head (`distriktsbot deploy`), else SchemaNotAtHead (a StorageError)."""
     path = knowledge_path(cfg, knowledge)
     kb = kb if kb is not None else load_knowledge(path)
     store: Storage | None = None
     if storage is not StorageMode.NONE:
         try:
-            store = await Storage.open(cfg.database.url)
+            store = await Storage.open(cfg.database.url, migrate=migrate)
+            if not migrate:
+                try:
+                    await store.db.check_schema_at_head()
+                except BaseException:
+                    await store.close()
+                    raise
         except StorageError as exc:
             if storage is StorageMode.REQUIRED:
                 raise

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, Message, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.admin import Admin, reload_report
+from bot.dialogue import COMMANDS
 from bot.services import Services
 from bot.statistics import warm_up
 from bot.storage import StorageError
@@ -61,12 +63,14 @@ async def tell_admins(app: Application[Any, Any, Any, Any, Any, Any], text: str)
             log.warning("cannot reach an admin: %s", exc)
 
 
-async def set_admin_menus(app: Application[Any, Any, Any, Any, Any, Any], admin: Admin) -> None:
-    """Each admin's chat gets a command menu with the admin commands (voters never see them)."""
-    commands = [BotCommand(n, d) for n, d in admin.command_menu()]
-    for admin_id in sorted(admin.admins):
+async def set_bot_menus(bot: Bot, admins: Iterable[int]) -> None:
+    """The voters' command menu for everyone, and for each admin's chat a menu with the admin
+    commands too (voters never see them)."""
+    await bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+    commands = [BotCommand(n, d) for n, d in Admin.command_menu()]
+    for admin_id in sorted(set(admins)):
         try:
-            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # e.g. an admin who has never opened a chat with the bot
             log.info("admin command menu not set for one admin: %s", exc)
 

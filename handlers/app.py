@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -30,17 +30,18 @@ from telegram.ext import (
 
 from bot.admin import ADMIN_COMMAND_NAMES
 from bot.config import Config
-from bot.dialogue import COMMAND_NAMES, COMMANDS
+from bot.dialogue import COMMAND_NAMES
 from bot.knowledge import KnowledgeBase
+from bot.knowledge_sync import KnowledgeSync
 from bot.logs import configure_logging
 from bot.reply import ADMIN_DATA_PATTERN
-from bot.services import StorageMode, build_services
+from bot.services import Services, StorageMode, build_services
 from bot.storage import StorageError
 from handlers.admins import (
     on_admin_button,
     on_admin_command,
     schedule_jobs,
-    set_admin_menus,
+    set_bot_menus,
 )
 from handlers.aiohttp_request import AiohttpRequest
 from handlers.common import SERVICES
@@ -70,13 +71,44 @@ def _file_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/file/bot"
 
 
+async def reload_knowledge(services: Services) -> None:
+    """Reload the knowledge from its files because another process published a new version
+    (not published again, or the processes would keep reloading each other)."""
+    result = await services.reload_knowledge(publish=False)
+    if not result.ok:
+        log.warning("knowledge changed by another process, but the files here have problems")
+
+
+async def start_knowledge_sync(cfg: Config, services: Services) -> None:
+    """Follow the knowledge reloads of the other processes (bot.knowledge_sync)."""
+    if services.storage is None:
+        return
+    sync = KnowledgeSync(
+        services.storage.knowledge_version,
+        lambda: reload_knowledge(services),
+        poll_seconds=cfg.server.knowledge_poll_seconds,
+    )
+    await sync.start()
+    services.knowledge_sync = sync
+
+
 def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Polling: one process that sets itself up (migrations, command list). Webhook: one of N
+    processes; `distriktsbot deploy` did the set-up once, and the schema must be at head."""
+    webhook = cfg.telegram.mode == "webhook"
+
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        services = app.bot_data[SERVICES] = await build_services(
-            cfg, kb, storage=StorageMode.REQUIRED, bot_username=app.bot.username
+        services = await build_services(
+            cfg,
+            kb,
+            storage=StorageMode.REQUIRED,
+            bot_username=app.bot.username,
+            migrate=not webhook,
         )
-        await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
-        await set_admin_menus(app, services.admin)
+        app.bot_data[SERVICES] = services
+        await start_knowledge_sync(cfg, services)
+        if not webhook:  # webhook processes: `distriktsbot deploy` sets the menus, once
+            await set_bot_menus(app.bot, services.admin.admins)
         schedule_jobs(app, services)
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
@@ -88,7 +120,7 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         if services is not None:
             await services.close()
 
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(cfg.telegram.token)
         .base_url(cfg.telegram.base_url)
@@ -97,12 +129,18 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         .concurrent_updates(CONCURRENT_UPDATES)
         # bounded: under a burst, updates wait at Telegram instead of in this process's memory
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=5.0))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if webhook:  # the bot's own web server receives the updates (handlers/server.py)
+        pool = max(CONCURRENT_UPDATES, cfg.server.max_in_flight)
+        builder = builder.updater(None).request(AiohttpRequest(connection_pool_size=pool))
+    else:
+        builder = builder.request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
+        builder = builder.get_updates_request(
+            AiohttpRequest(connection_pool_size=1, read_timeout=5.0)
+        )
+    app = builder.build()
     register_handlers(app)
     return app
 
@@ -154,15 +192,10 @@ def run_bot(cfg: Config, kb: KnowledgeBase) -> int:
     app = build_application(cfg, kb)
     try:
         if cfg.telegram.mode == "webhook":
-            hook = cfg.telegram.webhook
-            app.run_webhook(
-                listen=hook.listen,
-                port=hook.port,
-                url_path=hook.path,
-                webhook_url=hook.url,
-                secret_token=hook.secret_token or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            from handlers.server import serve_webhook
+            from handlers.webhook import make_pipeline
+
+            asyncio.run(serve_webhook(cfg, app, lambda a: a.bot_data[SERVICES], make_pipeline))
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
     except StorageError as exc:

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.services import Services
+from handlers import metrics
 from handlers.admins import tell_admins
 from handlers.common import SERVICES
 
@@ -26,6 +27,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         kind = next((k for k in kinds if getattr(update, k, None)), "other")
         where = f" while handling update {update.update_id} ({kind})"
     log.error("error%s: %s", where, context.error, exc_info=context.error)
+    metrics.ERRORS.labels("handler").inc()
     if isinstance(context.error, Forbidden):
         return
     services: Services | None = context.bot_data.get(SERVICES)

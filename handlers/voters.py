@@ -9,6 +9,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from handlers import metrics
 from handlers.common import dialogue, person, send
 from handlers.render import render_html, render_keyboard
 
@@ -32,7 +33,9 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     username = context.bot.username
     if message.chat.type != ChatType.PRIVATE and username:
         text = text.replace(f"@{username}", " ")
-    await send(message, await dialogue(context).ask(who, text))
+    reply = await dialogue(context).ask(who, text)
+    metrics.observe_answer(reply)
+    await send(message, reply)
 
 
 async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -69,6 +72,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or who is None:
         return
     reply = await dialogue(context).press(who, query.data)
+    metrics.observe_press(query.data, reply)
     try:
         await query.answer()
     except BadRequest as exc:  # too old to answer: the reply below still goes out

@@ -706,6 +706,20 @@ class FakeTelegram:
         self._webhook_error: tuple[int, str] | None = None
         self._webhook_conn: http.client.HTTPConnection | None = None
 
+        # Opt-in, set before start(): deliver webhook updates to this URL instead of the one
+        # registered with setWebhook (e.g. a loopback reverse proxy standing in for the public
+        # https address); deliver with this many parallel connections (like Telegram's
+        # max_connections), keeping one chat's updates in order (the next only after the
+        # previous was confirmed) unless webhook_per_chat_order is False (as after redeliveries).
+        self.webhook_target: str | None = None
+        self.webhook_workers = 1
+        self.webhook_per_chat_order = True
+        # Opt-in fault injection: seconds to wait before answering a Bot API method.
+        self.method_delays: dict[str, float] = {}
+        self._webhook_conns: set[http.client.HTTPConnection] = set()
+        self._delivering: set[int] = set()  # id() of queued updates being delivered
+        self._delivering_keys: set[int] = set()
+
         self._pending_callbacks: set[str] = set()
         self._pending_inline: set[str] = set()
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
@@ -733,6 +747,13 @@ class FakeTelegram:
             target=self._webhook_loop, name="fake-telegram-webhook", daemon=True
         )
         self._threads = [serve, webhook]
+        if self.webhook_workers > 1:
+            self._threads = [serve] + [
+                threading.Thread(
+                    target=self._webhook_parallel_loop, name="fake-telegram-webhook", daemon=True
+                )
+                for _ in range(self.webhook_workers)
+            ]
         for thread in self._threads:
             thread.start()
 
@@ -744,11 +765,12 @@ class FakeTelegram:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-            webhook_conn = self._webhook_conn
+            webhook_conns = {self._webhook_conn, *self._webhook_conns}
         server.shutdown()
-        if webhook_conn is not None and webhook_conn.sock is not None:
-            with contextlib.suppress(OSError):
-                webhook_conn.sock.shutdown(socket.SHUT_RDWR)
+        for webhook_conn in webhook_conns:
+            if webhook_conn is not None and webhook_conn.sock is not None:
+                with contextlib.suppress(OSError):
+                    webhook_conn.sock.shutdown(socket.SHUT_RDWR)
         with self._cond:
             connections = dict(self._connections)
         for sock in connections.values():
@@ -1003,6 +1025,13 @@ class FakeTelegram:
     def click(self, user: FakeUser | int, message: SentMessage, label: str) -> int:
         """Press the button labelled ``label`` on ``message``."""
         return self.press_button(user, message, message.button(label))
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update that was already sent once again, as Telegram does when it got no
+        confirmation in time (a duplicate update_id)."""
+        with self._cond:
+            original = next(u for u in self.updates if u["update_id"] == update_id)
+        self.push_update(original)
 
     def inline_query(
         self, user: FakeUser | int, query: str, offset: str = "", chat_type: str = "sender"
@@ -1300,6 +1329,9 @@ class FakeTelegram:
         return params
 
     def _api_call(self, method: str, params: JSONDict) -> tuple[int, Any, str | None]:
+        delay = self.method_delays.get(method)
+        if delay:
+            time.sleep(delay)
         if method == "getUpdates":
             return self._get_updates(params)
         with self._cond:
@@ -1563,6 +1595,8 @@ class FakeTelegram:
         if not url:
             return self._api_deleteWebhook(params, call)
         parts = urlsplit(str(url))
+        if self.webhook_target is not None:  # delivered elsewhere: any https URL will do
+            parts = urlsplit(self.webhook_target)
         if parts.scheme not in ("http", "https") or parts.hostname not in (
             "127.0.0.1",
             "localhost",
@@ -1631,8 +1665,69 @@ class FakeTelegram:
                 if not self._stopping:
                     self._cond.wait(min(0.05 * 2 ** min(failures, 5), 1.0))
 
+    @staticmethod
+    def _order_key(update: JSONDict) -> int | None:
+        """The chat (or user) whose updates Telegram delivers one after the other."""
+        for value in update.values():
+            if not isinstance(value, dict):
+                continue
+            message = value.get("message") if "data" in value else value
+            if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+                return int(message["chat"]["id"])
+            if isinstance(value.get("from"), dict):
+                return int(value["from"]["id"])
+        return None
+
+    def _next_to_deliver(self) -> JSONDict | None:
+        for update in self._deliverable():
+            if id(update) in self._delivering:
+                continue
+            key = self._order_key(update) if self.webhook_per_chat_order else None
+            if key is not None and key in self._delivering_keys:
+                continue
+            return update
+        return None
+
+    def _webhook_parallel_loop(self) -> None:
+        """One of ``webhook_workers`` delivery threads (see ``webhook_target``)."""
+        failures = 0
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return
+                    update = self._next_to_deliver() if self._webhook else None
+                    if update is not None:
+                        break
+                    self._cond.wait()
+                assert self._webhook is not None
+                key = self._order_key(update) if self.webhook_per_chat_order else None
+                self._delivering.add(id(update))
+                if key is not None:
+                    self._delivering_keys.add(key)
+                hook = dict(self._webhook)
+                payload = copy.deepcopy(update)
+            error = self._deliver(hook, payload)
+            with self._cond:
+                self._delivering.discard(id(update))
+                if key is not None:
+                    self._delivering_keys.discard(key)
+                if error is None:
+                    failures = 0
+                    for i, queued in enumerate(self._queue):
+                        if queued is update:
+                            del self._queue[i]
+                            break
+                    self._cond.notify_all()
+                    continue
+                failures += 1
+                self._webhook_error = (int(time.time()), error)
+                self._cond.notify_all()
+                if not self._stopping:
+                    self._cond.wait(min(0.05 * 2 ** min(failures, 5), 1.0))
+
     def _deliver(self, hook: JSONDict, update: JSONDict) -> str | None:
-        parts = urlsplit(hook["url"])
+        parts = urlsplit(self.webhook_target or hook["url"])
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             context = ssl.create_default_context()
@@ -1650,6 +1745,7 @@ class FakeTelegram:
             if self._stopping:
                 return "stopping"
             self._webhook_conn = conn
+            self._webhook_conns.add(conn)
         try:
             target = parts.path or "/"
             if parts.query:
@@ -1666,6 +1762,7 @@ class FakeTelegram:
             conn.close()
             with self._cond:
                 self._webhook_conn = None
+                self._webhook_conns.discard(conn)
 
     # ---------------------------------------------------------------- API: messages
 

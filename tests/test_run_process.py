@@ -330,8 +330,9 @@ def text_update(update_id: int, user: FakeUser, text: str) -> dict[str, Any]:
 def test_webhook_mode_answers_and_refuses_forged_posts(
     fake: FakeTelegram, runner: Runner, tmp_path: Path
 ) -> None:
-    """The stand-in only records setWebhook here (it cannot reach a plain-HTTP listener with
-    https), so the test posts the updates to the listener itself, as Telegram would."""
+    """`distriktsbot deploy` registers the webhook once; `run` serves it. The stand-in only
+    records setWebhook here (it cannot reach a plain-HTTP listener with https), so the test posts
+    the updates to the listener itself, as Telegram would."""
     port = free_port()
     url = f"https://127.0.0.1:{port}/telegram"
     data = base_config(fake, tmp_path)
@@ -342,9 +343,9 @@ def test_webhook_mode_answers_and_refuses_forged_posts(
     }
     config = runner.write_config(data)
     env = secrets_env(runner, fake, DISTRIKTSBOT_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    code, deploy = runner.run(["--config", str(config), "deploy"], env)
+    assert code == 0, deploy.output()
     bot = runner.start(["--config", str(config), "run"], env)
-    wait_until_started(fake, bot)
-    wait_until_started(fake, bot, "setWebhook")
     [hook] = fake.calls_to("setWebhook")
     assert hook.ok, str(hook)
     assert hook.params["url"] == url
@@ -380,9 +381,11 @@ def test_webhook_mode_answers_and_refuses_forged_posts(
 
 
 def test_webhook_dependencies_are_declared() -> None:
-    """Webhook mode needs PTB's "webhooks" extra (tornado); a fresh install from pyproject must
-    be able to run `telegram.mode: webhook`."""
+    """Webhook mode runs the bot's own aiohttp server with prometheus-client metrics
+    (handlers/server.py); a fresh install from pyproject must be able to run it."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    deps = [d.replace(" ", "") for d in project["project"]["dependencies"]]
-    ptb = [d for d in deps if d.startswith("python-telegram-bot")]
-    assert ptb and any("webhooks" in d.split("]")[0] for d in ptb if "[" in d), ptb
+    names = {
+        d.replace(" ", "").split("[")[0].split("~")[0].split(";")[0].lower()
+        for d in project["project"]["dependencies"]
+    }
+    assert {"aiohttp", "prometheus-client", "python-telegram-bot"} <= names, names

@@ -19,10 +19,12 @@ from sqlalchemy import delete, select
 from bot.storage.engine import (
     DEFAULT_DATABASE_URL,
     Database,
+    SchemaNotAtHead,
     StorageError,
     head_revision,
     upgrade_database,
 )
+from bot.storage.knowledge_version import KnowledgeVersions
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
 from bot.storage.stats import (
@@ -49,9 +51,11 @@ __all__ = [
     "Count",
     "ForgetResult",
     "GroupState",
+    "KnowledgeVersions",
     "LoggedQuestion",
     "Missed",
     "PeriodFigures",
+    "SchemaNotAtHead",
     "Stats",
     "Storage",
     "StorageError",
@@ -81,6 +85,7 @@ class Storage:
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
         self.stats = Stats(db)
+        self.knowledge_version = KnowledgeVersions(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:

@@ -60,6 +60,10 @@ class StorageError(Exception):
     """
 
 
+class SchemaNotAtHead(StorageError):
+    """The database schema is older (or newer) than this version of the bot expects."""
+
+
 def safe_url(url: str | URL) -> str:
     """Render a database URL for humans, with the password masked."""
     try:
@@ -278,6 +282,45 @@ class Database:
     def upsert_module(self) -> Any:
         """The dialect's ``insert`` construct, which has ``on_conflict_do_update``."""
         return pg_insert if self.dialect == "postgresql" else sqlite_insert
+
+    async def check_schema_at_head(self) -> str:
+        """Raise SchemaNotAtHead unless the schema is at this package's newest migration.
+
+        `distriktsbot run` in webhook mode (N processes) never migrates by itself: one
+        `distriktsbot deploy` does, once. Returns the current revision."""
+        try:
+            async with self.engine.connect() as conn:
+                current = await conn.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+        except DB_ERRORS as exc:
+            raise StorageError(
+                f"cannot read the schema revision of {self.safe_url}: "
+                f"{describe_exception(exc, self._password)}"
+            ) from exc
+        head = head_revision()
+        if current != head:
+            raise SchemaNotAtHead(
+                f"the schema of {self.safe_url} is at revision {current or 'none (empty)'}, "
+                f"this version of the bot needs {head}; run `distriktsbot deploy` "
+                "(or `distriktsbot db upgrade`) first"
+            )
+        return str(head)
+
+    def upsert(
+        self,
+        model: type[Base],
+        values: dict[str, Any],
+        conflict_columns: Sequence[str],
+        update: dict[str, Any],
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (conflict_columns) DO UPDATE SET update`` for the dialect."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        return (
+            insert(model)
+            .values(**values)
+            .on_conflict_do_update(index_elements=conflict_columns, set_=update)
+        )
 
     def insert_ignoring_conflict(
         self, model: type[Base], values: dict[str, Any], conflict_columns: Sequence[str]

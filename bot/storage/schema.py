@@ -142,3 +142,14 @@ class AnswerCountRow(Base):
     topic_id: Mapped[str] = mapped_column(String(TOPIC_ID_MAX_LENGTH), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KnowledgeVersionRow(Base):
+    """The knowledge's version across processes (issue 9b): one row, bumped by every successful
+    reload, so the other processes of one deployment know to reload too."""
+
+    __tablename__ = "knowledge_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
