@@ -67,6 +67,17 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Hardening (issue 9a): per-user rate limit, bounded waits, updates in flight."""
+
+    user_burst: int = 20  # messages/presses one person may send at once …
+    user_per_minute: int = 30  # … refilled at this rate; beyond it: one polite notice, then skip
+    database_wait: float = 3.0  # seconds a vote waits for the database before "could not save"
+    in_flight: int = 100  # updates handled at once by one process (a burst waits at Telegram)
+    claim_lease: float = 30.0  # seconds before an update claimed by a dead process is retaken
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -75,6 +86,7 @@ class Config:
     links: LinksConfig = field(default_factory=LinksConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     log_level: str = "INFO"
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
 
     def knowledge_path(self) -> Path:
@@ -131,6 +143,13 @@ def _validate(cfg: Config) -> None:
             "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got "
             f"{scheme}://…"
         )
+    limits = cfg.limits
+    for name in ("user_burst", "user_per_minute", "in_flight"):
+        if getattr(limits, name) < 1:
+            raise ConfigError(f"limits.{name}: must be at least 1, got {getattr(limits, name)}")
+    for name in ("database_wait", "claim_lease"):
+        if not 0 < getattr(limits, name) <= 3600:
+            raise ConfigError(f"limits.{name}: must be 0-3600 seconds, got {getattr(limits, name)}")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}"
@@ -177,6 +196,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be a whole number, got {value!r}")
         return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: must be a number, got {value!r}")
+        return float(value)
     if hint is str:
         if value is None:
             return ""

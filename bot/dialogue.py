@@ -6,8 +6,11 @@ answer and which actions to offer; transports only parse input and render replie
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
@@ -17,6 +20,16 @@ from bot.reply import Action, Block, BlockKind, Do, Reply
 from bot.storage import Storage, StorageError, VoteOutcome, pseudonymize
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WRITE_TIMEOUT = 3.0
+"""Seconds a vote (or a subscription, /slettmeg) waits for the database before the voter is
+told it could not be saved: a hanging database gives a fast, polite answer."""
+LOG_TIMEOUT = 5.0
+"""Seconds an unanswered question's log write may take (off the reply path)."""
+MAX_PENDING_LOGS = 500
+"""Unanswered-question writes waiting at once; more are dropped (the database is struggling)."""
 
 COMMANDS: dict[str, str] = {
     "start": "Start og se emnene",
@@ -50,6 +63,7 @@ class Dialogue:
         engage_url: str | None = None,
         bot_username: str | None = None,
         settings: Settings | None = None,
+        write_timeout: float = WRITE_TIMEOUT,
     ) -> None:
         if not secret:
             raise ValueError("the hashing secret must not be empty")
@@ -60,6 +74,9 @@ class Dialogue:
         self._settings = settings
         self.kb = kb
         self.matcher = Matcher(kb, settings)
+        self.write_timeout = write_timeout
+        self._background: set[asyncio.Task[None]] = set()
+        self.dropped_logs = 0
 
     def reload(self, kb: KnowledgeBase) -> None:
         """Swap in a new, already validated knowledge base (the index is built before the swap)."""
@@ -89,8 +106,9 @@ class Dialogue:
         m = self.matcher.match(text)
         return await self._answer_match(person, text, m)
 
-    async def press(self, person: Person, data: str | None) -> Reply:
-        """Handle an action sent back by a button (data as produced by Action.encode)."""
+    async def press(self, person: Person, data: str | None, update_id: int | None = None) -> Reply:
+        """Handle an action sent back by a button (data as produced by Action.encode).
+        ``update_id`` orders votes: a press from an earlier update never overrides a later one."""
         parsed = Action.decode(data)
         if parsed is None:
             log.info("ignored malformed action data %r", (data or "")[:80])
@@ -107,7 +125,7 @@ class Dialogue:
             return self.topic_reply(topic)
         if do is Do.SHARE:
             return self.share_reply(topic)
-        return await self.vote(person, topic, agree=do is Do.AGREE)
+        return await self.vote(person, topic, agree=do is Do.AGREE, update_id=update_id)
 
     async def command(self, person: Person, name: str, arg: str = "") -> Reply:
         """Handle /start, /hjelp, /emner, /del, /stopp and /slettmeg."""
@@ -200,13 +218,32 @@ class Dialogue:
             return None
         return f"https://t.me/{self.bot_username}?start={topic_id}"
 
-    async def vote(self, person: Person, topic: Topic, *, agree: bool) -> Reply:
-        area = self.kb.area_of(topic)
+    async def vote(
+        self, person: Person, topic: Topic, *, agree: bool, update_id: int | None = None
+    ) -> Reply:
+        """Store the opinion and thank. A vote is personal: in a group its reply carries the
+        tag "personal" (transports deliver it privately, never to the whole group)."""
+        personal = frozenset() if person.private else frozenset({"personal"})
         try:
-            outcome = await self._storage().votes.record(self.key(person), topic.id, agree)
+            outcome = await self._write(
+                self._storage().votes.record(self.key(person), topic.id, agree, update_id)
+            )
         except StorageError as exc:
             log.warning("vote not stored: %s", exc)
-            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
+            return Reply(
+                (Block(BlockKind.TEXT, messages.STORAGE_DOWN),),
+                tags=frozenset({"error"}) | personal,
+            )
+        if outcome is VoteOutcome.SUPERSEDED:
+            return Reply(
+                (Block(BlockKind.TEXT, messages.VOTE_SUPERSEDED),),
+                tags=frozenset({"vote-superseded"}) | personal,
+            )
+        reply = self._vote_reply(person, topic, agree, outcome)
+        return Reply(reply.blocks, reply.rows, topic_id=topic.id, tags=reply.tags | personal)
+
+    def _vote_reply(self, person: Person, topic: Topic, agree: bool, outcome: VoteOutcome) -> Reply:
+        area = self.kb.area_of(topic)
         replies = area.replies
         if agree:
             blocks = [Block(BlockKind.TEXT, replies.agree)]
@@ -237,8 +274,8 @@ class Dialogue:
                 (Block(BlockKind.TEXT, messages.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
             )
         try:
-            new = await self._storage().subscribers.subscribe(
-                self.newsletter_key(person), person.chat_id
+            new = await self._write(
+                self._storage().subscribers.subscribe(self.newsletter_key(person), person.chat_id)
             )
         except StorageError as exc:
             log.warning("subscription not stored: %s", exc)
@@ -256,7 +293,9 @@ class Dialogue:
 
     async def unsubscribe(self, person: Person) -> Reply:
         try:
-            was = await self._storage().subscribers.unsubscribe(self.newsletter_key(person))
+            was = await self._write(
+                self._storage().subscribers.unsubscribe(self.newsletter_key(person))
+            )
         except StorageError as exc:
             log.warning("unsubscribe failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -264,10 +303,13 @@ class Dialogue:
         return Reply((Block(BlockKind.TEXT, text),), tags=frozenset({"unsubscribed"}))
 
     async def forget(self, person: Person) -> Reply:
+        await self.drain()  # a question logged a moment ago is deleted too
         try:
             storage = self._storage()
-            result = await storage.forget(self.key(person))
-            unsubscribed = await storage.subscribers.unsubscribe(self.newsletter_key(person))
+            result = await self._write(storage.forget(self.key(person)))
+            unsubscribed = await self._write(
+                storage.subscribers.unsubscribe(self.newsletter_key(person))
+            )
         except StorageError as exc:
             log.warning("forget failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -307,13 +349,50 @@ class Dialogue:
             )
         return self.topic_reply(topic)
 
-    async def _log_unanswered(self, person: Person | None, text: str) -> None:
-        if self.storage is None:
+    async def blocked(self, person: Person) -> None:
+        """The person blocked the bot (Telegram answered 403): end their newsletter."""
+        if self.storage is None or not person.private:
             return
         try:
-            await self.storage.unanswered.log(text, self.key(person) if person else None)
-        except StorageError as exc:  # the voter still gets an answer
-            log.warning("unanswered question not logged: %s", exc)
+            await self._write(self.storage.subscribers.unsubscribe(self.newsletter_key(person)))
+        except StorageError as exc:
+            log.warning("could not end the subscription of a person who blocked the bot: %s", exc)
+
+    async def _write(self, operation: Awaitable[T]) -> T:
+        """A storage write with a bounded wait: a slow or hanging database is a StorageError
+        after `write_timeout` seconds, not a voter waiting."""
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                return await operation
+        except TimeoutError:
+            raise StorageError(
+                f"the database did not answer within {self.write_timeout:g} s"
+            ) from None
+
+    async def _log_unanswered(self, person: Person | None, text: str) -> None:
+        """Log off the reply path: the answer never waits on the database."""
+        if self.storage is None:
+            return
+        if len(self._background) >= MAX_PENDING_LOGS:
+            self.dropped_logs += 1
+            log.warning("unanswered question not logged: %d writes pending", MAX_PENDING_LOGS)
+            return
+        key = self.key(person) if person else None
+        task = asyncio.create_task(self._write_unanswered(self.storage, text, key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_unanswered(self, storage: Storage, text: str, key: str | None) -> None:
+        try:
+            async with asyncio.timeout(LOG_TIMEOUT):
+                await storage.unanswered.log(text, key)
+        except (StorageError, TimeoutError) as exc:  # the voter already has an answer
+            log.warning("unanswered question not logged: %s", exc or "timed out")
+
+    async def drain(self, timeout: float = LOG_TIMEOUT) -> None:
+        """Wait (at most `timeout` s) for the writes started off the reply path."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     def _storage(self) -> Storage:
         if self.storage is None:

@@ -44,6 +44,7 @@ class Services:
         return self.dialogue.kb
 
     async def close(self) -> None:
+        await self.dialogue.drain()
         if self.storage is not None:
             storage, self.storage = self.storage, None
             await storage.close()
@@ -73,6 +74,8 @@ async def build_services(
     if storage is not StorageMode.NONE:
         try:
             store = await Storage.open(cfg.database.url)
+            if storage is StorageMode.REQUIRED:
+                await _check_writable(store)
         except StorageError as exc:
             if storage is StorageMode.REQUIRED:
                 raise
@@ -89,8 +92,17 @@ async def build_services(
         secret=secret,
         engage_url=cfg.links.engage or None,
         bot_username=bot_username,
+        write_timeout=cfg.limits.database_wait,
     )
     return Services(config=cfg, knowledge_path=path, storage=store, dialogue=dialogue)
+
+
+async def _check_writable(store: Storage) -> None:
+    try:
+        await store.check_writable()
+    except StorageError:
+        await store.close()
+        raise
 
 
 @asynccontextmanager

@@ -9,14 +9,18 @@ services are built by the one builder (`bot.services`) in `post_init` and closed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -31,13 +35,16 @@ from telegram.ext import (
 from bot.config import Config
 from bot.dialogue import COMMAND_NAMES, COMMANDS
 from bot.knowledge import KnowledgeBase
-from bot.logs import configure_logging
-from bot.services import StorageMode, build_services
+from bot.logs import configure_logging, redact
+from bot.services import Services, StorageMode, build_services
 from bot.storage import StorageError
 from handlers.aiohttp_request import AiohttpRequest
 from handlers.common import SERVICES
 from handlers.errors import on_error
 from handlers.inline import on_inline
+from handlers.pipeline import UpdatePipeline
+from handlers.polling import Poller, backoff
+from handlers.retry import RetryingLimiter
 from handlers.voters import (
     on_button,
     on_command,
@@ -62,12 +69,25 @@ def _file_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/file/bot"
 
 
-def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, Any, Any, Any, Any]:
+REQUESTS = "requests"  # bot_data key: the request objects, closed on every way out
+
+
+def build_application(
+    cfg: Config, kb: KnowledgeBase, *, updater: bool | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB Application. Polling goes through our own loop (`handlers.polling`) and the
+    update pipeline, so the Application gets no Updater unless webhook mode asks for PTB's."""
+    if updater is None:
+        updater = cfg.telegram.mode == "webhook"
+
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.bot_data[SERVICES] = await build_services(
             cfg, kb, storage=StorageMode.REQUIRED, bot_username=app.bot.username
         )
-        await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+        try:
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
+        except TelegramError as exc:  # the menu of commands can wait; answering cannot
+            log.warning("could not set the command menu: %s", exc)
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
         gc.freeze()
@@ -78,7 +98,9 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         if services is not None:
             await services.close()
 
-    app = (
+    request = AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES)
+    poll_request = AiohttpRequest(connection_pool_size=1, read_timeout=5.0)
+    builder = (
         ApplicationBuilder()
         .token(cfg.telegram.token)
         .base_url(cfg.telegram.base_url)
@@ -87,12 +109,17 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         .concurrent_updates(CONCURRENT_UPDATES)
         # bounded: under a burst, updates wait at Telegram instead of in this process's memory
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=5.0))
+        .request(request)
+        .get_updates_request(poll_request)
+        # retries of Bot API calls that failed on Telegram's or the network's side
+        .rate_limiter(RetryingLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if not updater:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data[REQUESTS] = (request, poll_request)
     register_handlers(app)
     return app
 
@@ -129,26 +156,144 @@ def run_bot(cfg: Config, kb: KnowledgeBase) -> int:
     """Run until stopped (Ctrl+C / SIGTERM). Returns the exit status."""
     configure_logging(cfg)
     _use_uvloop()
-    app = build_application(cfg, kb)
     try:
         if cfg.telegram.mode == "webhook":
-            hook = cfg.telegram.webhook
-            app.run_webhook(
-                listen=hook.listen,
-                port=hook.port,
-                url_path=hook.path,
-                webhook_url=hook.url,
-                secret_token=hook.secret_token or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
-        else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
+            return _run_webhook(cfg, kb)
+        return asyncio.run(serve_polling(cfg, kb))
     except StorageError as exc:
         log.error("database unavailable: %s", exc)
         print(f"distriktsbot: database: {exc}", file=sys.stderr)
         return 3
-    except TelegramError as exc:
-        log.error("Telegram error: %s", exc)
-        print(f"distriktsbot: Telegram: {exc}", file=sys.stderr)
+    except InvalidToken:
+        message = (
+            "Telegram rejected the bot token (401 Unauthorized). Check telegram.token or "
+            "DISTRIKTSBOT_TOKEN: it is the token @BotFather gave you (/token to see it again)."
+        )
+        log.error("%s", message)
+        print(f"distriktsbot: {message}", file=sys.stderr)
         return 4
+    except TelegramError as exc:
+        message = redact(str(exc), cfg)
+        log.error("Telegram error: %s", message)
+        print(f"distriktsbot: Telegram: {message}", file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run_webhook(cfg: Config, kb: KnowledgeBase) -> int:
+    app = build_application(cfg, kb)
+    hook = cfg.telegram.webhook
+    app.run_webhook(
+        listen=hook.listen,
+        port=hook.port,
+        url_path=hook.path,
+        webhook_url=hook.url,
+        secret_token=hook.secret_token or None,
+        allowed_updates=Update.ALL_TYPES,
+    )
+    return 0
+
+
+async def initialize_with_retries(
+    app: Application[Any, Any, Any, Any, Any, Any], stopping: asyncio.Event | None = None
+) -> bool:
+    """Initialise the Application (getMe), retrying with backoff while Telegram cannot be
+    reached; a rejected token raises InvalidToken at once. False if stopped while waiting."""
+    attempt = 0
+    while True:
+        try:
+            await app.initialize()
+            return True
+        except InvalidToken:
+            raise
+        except (NetworkError, RetryAfter) as exc:
+            attempt += 1
+            delay = backoff(attempt, base=1.0, cap=60.0)
+            log.warning(
+                "cannot reach Telegram at %s (%s); retrying in %.0f s (attempt %d)",
+                _host(app.bot.base_url),
+                exc.message,
+                delay,
+                attempt,
+            )
+        if stopping is None:
+            await asyncio.sleep(delay)
+            continue
+        try:
+            async with asyncio.timeout(delay):
+                await stopping.wait()
+            return False
+        except TimeoutError:
+            pass
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def close_requests(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close the HTTP sessions, also when start-up failed half-way ("Unclosed client
+    session" otherwise)."""
+    for request in app.bot_data.get(REQUESTS, ()):
+        await request.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    cfg: Config, kb: KnowledgeBase, stopping: asyncio.Event | None = None
+) -> AsyncIterator[tuple[Application[Any, Any, Any, Any, Any, Any], Poller] | None]:
+    """The bot, polling through the update pipeline, for the duration of the block (yields
+    None when stopped before it could reach Telegram)."""
+    app = build_application(cfg, kb, updater=False)
+    initialized = False
+    try:
+        if not await initialize_with_retries(app, stopping):
+            yield None
+            return
+        initialized = True
+        assert app.post_init is not None and app.post_shutdown is not None
+        await app.post_init(app)
+        try:
+            await app.start()
+            services: Services = app.bot_data[SERVICES]
+            pipeline = UpdatePipeline(app, services)
+            released = await services.storage.updates.release_unfinished()  # type: ignore[union-attr]
+            if released:
+                log.info("%d update(s) left unfinished by the last run will be handled", released)
+            poll_request = app.bot_data[REQUESTS][1]
+            await poll_request.initialize()
+            poller = Poller(poll_request, app.bot.base_url, pipeline)
+            poller.start()
+            try:
+                yield app, poller
+            finally:
+                poller.stop()
+                await poller.wait_closed()
+                await app.stop()
+        finally:
+            await app.post_shutdown(app)
+    finally:
+        if initialized:
+            await app.shutdown()
+        await close_requests(app)
+
+
+async def serve_polling(cfg: Config, kb: KnowledgeBase) -> int:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    async with running(cfg, kb, stopping) as started:
+        if started is None:
+            return 0
+        _, poller = started
+        waiter = asyncio.create_task(stopping.wait())
+        polling = asyncio.create_task(poller.wait_closed())
+        await asyncio.wait({waiter, polling}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        polling.cancel()
+        poller.raise_if_failed()
     return 0

@@ -27,10 +27,12 @@ from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
 from bot.storage.subscribers import Subscribers
 from bot.storage.unanswered import Unanswered, UnansweredQuestion
+from bot.storage.updates import Claim, Updates
 from bot.storage.votes import TopicOpinion, VoteOutcome, Votes
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "Claim",
     "ForgetResult",
     "Storage",
     "StorageError",
@@ -58,6 +60,7 @@ class Storage:
         self.votes = Votes(db)
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
+        self.updates = Updates(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:
@@ -66,6 +69,11 @@ class Storage:
         Raises :class:`StorageError` if the database cannot be reached or migrated.
         """
         return cls(await Database.open(url, migrate=migrate))
+
+    async def check_writable(self) -> None:
+        """Raise StorageError unless the database accepts writes (a read-only SQLite file, a
+        read-only replica, missing permissions), so it is noticed at start, not at a vote."""
+        await self.db.check_writable()
 
     async def close(self) -> None:
         """Close all connections.  Further calls raise :class:`StorageError`."""

@@ -84,6 +84,12 @@ class VoteRow(Base):
     agree: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The Telegram update the stored opinion came from: a press handled late (another process,
+    # a redelivery) never overwrites a later one. NULL for votes without an update (console).
+    update_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The opinion before the last write (NULL: the row was just inserted), so one
+    # INSERT … ON CONFLICT DO UPDATE … RETURNING tells new, unchanged and changed apart.
+    previous_agree: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class SubscriberRow(Base):
@@ -106,3 +112,14 @@ class UnansweredQuestionRow(Base):
     normalized_text: Mapped[str] = mapped_column(String(QUESTION_MAX_LENGTH), index=True)
     user_key: Mapped[str | None] = mapped_column(String(USER_KEY_MAX_LENGTH), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProcessedUpdateRow(Base):
+    """A Telegram update this bot has taken on (``done`` once handled): duplicates, whether
+    redelivered by Telegram or received by two processes, are handled once."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -33,6 +33,8 @@ class Unanswered:
         """Remember a question the bot could not answer (stripped, at most 500 characters)."""
         if user_key is not None:
             check_user_key(user_key)
+        # NUL is refused by PostgreSQL in text columns; lone surrogates by every encoder
+        text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
         question = text.strip()[:QUESTION_MAX_LENGTH].rstrip()
         if not question:
             return

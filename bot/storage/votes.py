@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.storage.engine import Database
 from bot.storage.pseudonym import check_user_key
@@ -17,6 +18,7 @@ class VoteOutcome(enum.Enum):
     NEW = "new"
     UNCHANGED = "unchanged"
     CHANGED = "changed"
+    SUPERSEDED = "superseded"  # a later press of the same person is already stored
 
 
 @dataclass(frozen=True)
@@ -37,47 +39,55 @@ class Votes:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, user_key: str, topic_id: str, agree: bool) -> VoteOutcome:
+    async def record(
+        self, user_key: str, topic_id: str, agree: bool, update_id: int | None = None
+    ) -> VoteOutcome:
         """Store the opinion of ``user_key`` on ``topic_id``; one vote per user and topic.
 
         Returns NEW for a first vote, UNCHANGED when the same opinion is repeated (nothing is
-        counted twice) and CHANGED when the user switched sides.  Safe under concurrency: the
-        unique constraint arbitrates, and the insert never fails on a duplicate.
+        counted twice) and CHANGED when the user switched sides. ``update_id`` is the Telegram
+        update the press came in: a press from an earlier update than the stored one (handled
+        late, e.g. by another process) changes nothing and returns SUPERSEDED, so the last
+        press always wins. One statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING``);
+        safe under concurrency, the unique constraint arbitrates.
         """
         check_user_key(user_key)
         check_topic_id(topic_id)
         agree = bool(agree)
         now = utcnow()
+        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        stmt = insert(VoteRow).values(
+            user_key=user_key,
+            topic_id=topic_id,
+            agree=agree,
+            created_at=now,
+            updated_at=now,
+            update_id=update_id,
+            previous_agree=None,
+        )
+        new = stmt.excluded
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["user_key", "topic_id"],
+            set_={
+                "agree": new.agree,
+                "previous_agree": VoteRow.agree,  # the stored opinion before this write
+                "updated_at": new.updated_at,
+                "update_id": func.coalesce(new.update_id, VoteRow.update_id),
+            },
+            where=or_(
+                new.update_id.is_(None),
+                VoteRow.update_id.is_(None),
+                VoteRow.update_id <= new.update_id,
+            ),
+        ).returning(VoteRow.previous_agree)
         async with self._db.unit_of_work("record a vote") as conn:
-            insert_stmt: Executable = self._db.insert_ignoring_conflict(
-                VoteRow,
-                {
-                    "user_key": user_key,
-                    "topic_id": topic_id,
-                    "agree": agree,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                ("user_key", "topic_id"),
-            ).returning(VoteRow.id)
-            inserted = (await conn.execute(insert_stmt)).scalar_one_or_none()
-            if inserted is not None:
-                return VoteOutcome.NEW
-            # A vote exists (possibly committed a moment ago by a concurrent call).  Flip it
-            # only if it differs; the row count tells us which case we are in.
-            changed = (
-                await conn.execute(
-                    update(VoteRow)
-                    .where(
-                        VoteRow.user_key == user_key,
-                        VoteRow.topic_id == topic_id,
-                        VoteRow.agree != agree,
-                    )
-                    .values(agree=agree, updated_at=now)
-                    .returning(VoteRow.id)
-                )
-            ).scalar_one_or_none()
-            return VoteOutcome.CHANGED if changed is not None else VoteOutcome.UNCHANGED
+            row = (await conn.execute(upsert)).one_or_none()
+        if row is None:
+            return VoteOutcome.SUPERSEDED
+        previous = row[0]
+        if previous is None:
+            return VoteOutcome.NEW
+        return VoteOutcome.UNCHANGED if bool(previous) == agree else VoteOutcome.CHANGED
 
     async def get(self, user_key: str, topic_id: str) -> bool | None:
         """The stored opinion of ``user_key`` on ``topic_id`` or None if there is none."""
