@@ -387,7 +387,7 @@ class Dialogue:
             async with asyncio.timeout(LOG_TIMEOUT):
                 await storage.unanswered.log(text, key)
         except (StorageError, TimeoutError) as exc:  # the voter already has an answer
-            log.warning("unanswered question not logged: %s", exc or "timed out")
+            log.warning("unanswered question not logged: %s", str(exc) or "timed out")
 
     async def drain(self, timeout: float = LOG_TIMEOUT) -> None:
         """Wait (at most `timeout` s) for the writes started off the reply path."""

@@ -366,7 +366,7 @@ class UpdatePipeline:
                 async with asyncio.timeout(30):
                     await storage.updates.prune(KEEP_PROCESSED)
             except (StorageError, TimeoutError) as exc:
-                log.warning("could not prune processed updates: %s", exc or "timed out")
+                log.warning("could not prune processed updates: %s", str(exc) or "timed out")
 
         task = asyncio.create_task(prune())
         _background.add(task)

@@ -30,6 +30,7 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import BaseRequest
 
 from handlers.pipeline import UpdatePipeline
+from handlers.retry import retry_after_seconds
 
 log = logging.getLogger("distriktsbot.polling")
 
@@ -104,7 +105,7 @@ class Poller:
                 except InvalidToken:
                     raise
                 except RetryAfter as exc:
-                    await self._sleep(_seconds(exc.retry_after))
+                    await self._sleep(retry_after_seconds(exc))
                     continue
                 except TelegramError as exc:
                     attempt += 1
@@ -216,9 +217,3 @@ class Poller:
                 await self._request.post(f"{self._url}?{urlencode(params)}", read_timeout=5.0)
         except (TelegramError, TimeoutError) as exc:
             log.warning("could not confirm the handled updates to Telegram: %s", exc)
-
-
-def _seconds(value: Any) -> float:
-    total = getattr(value, "total_seconds", None)
-    seconds: float = float(total()) if callable(total) else float(value)
-    return seconds

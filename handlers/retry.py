@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -31,9 +32,15 @@ log = logging.getLogger("distriktsbot.telegram")
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-def retry_after_seconds(value: Any) -> float:
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait (PTB 22 warns that the type of `retry_after` will
+    change from int to timedelta; both are read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: Any = exc.retry_after
     total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)
+    seconds: float = float(total()) if callable(total) else float(value)
+    return seconds
 
 
 class RetryingLimiter(BaseRateLimiter[None]):
@@ -71,7 +78,7 @@ class RetryingLimiter(BaseRateLimiter[None]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                wait = retry_after_seconds(exc.retry_after)
+                wait = retry_after_seconds(exc)
                 if attempt >= self.max_attempts or wait > self.max_retry_after:
                     raise
                 delay = wait + random.uniform(0.0, 0.25)

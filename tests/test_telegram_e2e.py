@@ -821,7 +821,7 @@ async def test_database_down_is_polite_and_questions_still_work(
     assert text_of(await kari.say("Hva mener dere om abort?")) == messages.DONT_KNOW
 
     if how == "table-missing":
-        con = sqlite3.connect(db_path)
+        con = sqlite3.connect(db_path, timeout=30)
         con.execute("ALTER TABLE votes_away RENAME TO votes")
         con.commit()
         con.close()
