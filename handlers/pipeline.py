@@ -186,6 +186,7 @@ class UpdatePipeline:
         self._claims: Batcher[int, Claim] = Batcher(self._claim_batch)
         self._dones: Batcher[int, None] = Batcher(self._finish_batch)
         self._db_paused_until = 0.0
+        self._writes: set[asyncio.Task[None]] = set()
         self._next_prune = time.monotonic() + 60.0
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -206,6 +207,9 @@ class UpdatePipeline:
             _, still = await asyncio.wait(pending, timeout=timeout)
             if still:
                 return False
+        # (the done-marks below are written by then in all but a database outage)
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=CLAIM_WAIT)
         await self.services.dialogue.drain(timeout=1.0)
         return True
 
@@ -255,12 +259,12 @@ class UpdatePipeline:
                 update = Update.de_json(data, self.app.bot)
             except Exception as exc:
                 self._skip_unparsable(update_id, type(exc).__name__)
-                await self._finish(update_id)
+                self._finish_later(update_id)
                 return
             async with self._slots:
                 await self.app.process_update(update)
             self.stats["handled"] += 1
-            await self._finish(update_id)
+            self._finish_later(update_id)
         finally:
             done.set_result(None)
             del self._in_hand[update_id]
@@ -344,6 +348,17 @@ class UpdatePipeline:
             self.stats["waited_for_other_process"] += 1
             await asyncio.sleep(0.2)
             claim = self._claim(update_id)
+
+    def _finish_later(self, update_id: int) -> None:
+        """Mark the update done without holding up the caller: the mark only matters to a
+        duplicate arriving later (which waits for it), and a process that dies before writing it
+        leaves a claim that is retaken (polling: at the next start), as it would mid-handling.
+        `drain` waits for these writes."""
+        if not self._storage_ok():
+            return
+        task = asyncio.create_task(self._finish(update_id))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def _finish(self, update_id: int) -> None:
         if not self._storage_ok():

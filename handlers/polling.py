@@ -125,8 +125,8 @@ class Poller:
                     # Telegram had no more: look again shortly (new arrivals of other people)
                     await self._wait_until(self._idle, PEEK_INTERVAL)
                 elif new:
-                    # a full window: poll again once half of it is free
-                    await self._wait_until(self._half_free, None)
+                    # a full window: poll again once a quarter of it is free
+                    await self._wait_until(self._room, None)
                 else:
                     # the whole window is in hand already: wait until something is handled
                     await self._wait_until(self._fewer_than(len(self._tasks)), None)
@@ -152,8 +152,8 @@ class Poller:
     def _idle(self) -> bool:
         return not self._tasks
 
-    def _half_free(self) -> bool:
-        return len(self._tasks) <= BATCH // 2
+    def _room(self) -> bool:
+        return len(self._tasks) <= BATCH * 3 // 4
 
     def _fewer_than(self, n: int) -> Callable[[], bool]:
         return lambda: len(self._tasks) < n
@@ -205,6 +205,7 @@ class Poller:
         """Let the updates in hand finish (bounded), then confirm what was handled."""
         if self._tasks:
             await asyncio.wait(set(self._tasks.values()), timeout=drain_timeout)
+        await self._pipeline.drain(1.0)  # the done-marks of what was handled
         for task in self._tasks.values():
             task.cancel()
         await self.confirm()
