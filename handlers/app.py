@@ -258,10 +258,12 @@ async def running(
         try:
             await app.start()
             services: Services = app.bot_data[SERVICES]
-            pipeline = UpdatePipeline(app, services)
+            # the only consumer of the updates: no claims, the done-marks catch redeliveries
+            pipeline = UpdatePipeline(app, services, claims=False)
             released = await services.storage.updates.release_unfinished()  # type: ignore[union-attr]
             if released:
                 log.info("%d update(s) left unfinished by the last run will be handled", released)
+            await pipeline.load_handled()
             poll_request = app.bot_data[REQUESTS][1]
             await poll_request.initialize()
             poller = Poller(poll_request, app.bot.base_url, pipeline)

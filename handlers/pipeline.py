@@ -170,7 +170,12 @@ class UpdatePipeline:
         claim_lease: float | None = None,
         user_burst: int | None = None,
         user_per_minute: int | None = None,
+        claims: bool = True,
     ) -> None:
+        """`claims=False` for the only consumer of a bot's updates (polling: Telegram allows one
+        getUpdates client): duplicates can then only be redeliveries after a restart, which
+        `load_handled` catches from the done-marks, so no claim round trip is needed before
+        each update. Webhook processes (several may receive one update) keep claims on."""
         limits = services.config.limits
         self.app = app
         self.services = services
@@ -186,6 +191,7 @@ class UpdatePipeline:
         self._claims: Batcher[int, Claim] = Batcher(self._claim_batch)
         self._dones: Batcher[int, None] = Batcher(self._finish_batch)
         self._db_paused_until = 0.0
+        self.claims = claims
         self._writes: set[asyncio.Task[None]] = set()
         self._next_prune = time.monotonic() + 60.0
         self.stats: collections.Counter[str] = collections.Counter()
@@ -212,6 +218,17 @@ class UpdatePipeline:
             await asyncio.wait(set(self._writes), timeout=CLAIM_WAIT)
         await self.services.dialogue.drain(timeout=1.0)
         return True
+
+    async def load_handled(self) -> int:
+        """Remember the newest handled updates from the database (at start: a restarted
+        process skips the updates Telegram redelivers that its predecessor handled)."""
+        storage = self.services.storage
+        if storage is None:
+            return 0
+        ids = await storage.updates.recent_done(RECENT_UPDATES)
+        for update_id in ids:
+            self._remember(update_id)
+        return len(ids)
 
     @property
     def in_hand(self) -> int:
@@ -308,7 +325,9 @@ class UpdatePipeline:
         return storage is not None and time.monotonic() >= self._db_paused_until
 
     def _claim(self, update_id: int) -> asyncio.Future[Claim] | None:
-        return self._claims.submit(update_id) if self._storage_ok() else None
+        if not self.claims or not self._storage_ok():
+            return None
+        return self._claims.submit(update_id)
 
     async def _claim_batch(self, ids: list[int]) -> dict[int, Claim]:
         storage = self.services.storage

@@ -243,6 +243,37 @@ async def test_updates_are_confirmed_only_once_handled_and_duplicates_handled_on
     assert all(len(fake.sent(uid)) == 1 for uid in users[1:])
 
 
+async def test_two_processes_receiving_one_update_handle_it_once(
+    fake: FakeTelegram, db_path: Path, kb: KnowledgeBase
+) -> None:
+    """Behind a proxy, two webhook processes can receive the same update (a redelivery):
+    two pipelines with their own memory, one database; the update is answered once."""
+    from handlers.pipeline import UpdatePipeline
+
+    async with serving(config(fake, db_path), kb) as bot:
+        services = bot.app.bot_data[SERVICES]
+        one = UpdatePipeline(bot.app, services, claims=True)
+        two = UpdatePipeline(bot.app, services, claims=True)
+        user = fake.user(4501, "Kari")
+        update = {
+            "update_id": 990_000_001,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "from": user.to_dict(),
+                "chat": user.chat.to_dict(),
+                "text": FERRY_QUESTION,
+            },
+        }
+        await asyncio.gather(one.handle(update), two.handle(update), one.handle(update))
+        await two.handle(update)  # and once more, later
+        await one.drain(5)
+        await two.drain(5)
+        assert len(fake.sent(4501)) == 1
+        assert one.stats["handled"] + two.stats["handled"] == 1
+        assert one.stats["duplicate"] + two.stats["duplicate"] == 3
+
+
 # --------------------------------------------------------------------------------------------
 # 4. Telegram's errors are retried
 # --------------------------------------------------------------------------------------------
@@ -493,3 +524,37 @@ async def test_nul_bytes_and_zero_width_spaces(
         assert [q.text for q in await storage.unanswered.most_asked()] == [
             "Hva mener dere om abort?"
         ]
+
+
+# --------------------------------------------------------------------------------------------
+# Storage on both backends: the vote upsert, claims, NUL bytes
+# --------------------------------------------------------------------------------------------
+
+
+async def test_storage_votes_claims_and_nul_bytes_on_both_backends(db_url: str) -> None:
+    from bot.storage import Claim, VoteOutcome, pseudonymize
+
+    key = pseudonymize("s" * 20, 7)
+    storage = await Storage.open(db_url)
+    try:
+        await storage.check_writable()
+        record = storage.votes.record
+        assert await record(key, "fergetakster", True, 10) is VoteOutcome.NEW
+        assert await record(key, "fergetakster", True, 11) is VoteOutcome.UNCHANGED
+        assert await record(key, "fergetakster", False, 13) is VoteOutcome.CHANGED
+        assert await record(key, "fergetakster", True, 12) is VoteOutcome.SUPERSEDED
+        assert await storage.votes.get(key, "fergetakster") is False
+        assert await record(key, "fergetakster", True) is VoteOutcome.CHANGED  # no update: wins
+
+        assert await storage.updates.claim([1, 2, 3], 30) == dict.fromkeys([1, 2, 3], Claim.MINE)
+        await storage.updates.finish([1])
+        again = await storage.updates.claim([1, 2, 4], 30)
+        assert again == {1: Claim.DONE, 2: Claim.BUSY, 4: Claim.MINE}
+        assert await storage.updates.claim([2], 0) == {2: Claim.MINE}  # a dead process's claim
+        assert await storage.updates.release_unfinished() == 3
+
+        # PostgreSQL refuses NUL in text: it is dropped before storing
+        await storage.unanswered.log("Hva med ab\x00ort?", key)
+        assert [q.text for q in await storage.unanswered.most_asked()] == ["Hva med abort?"]
+    finally:
+        await storage.close()

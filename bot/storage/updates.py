@@ -78,15 +78,29 @@ class Updates:
         return result
 
     async def finish(self, update_ids: Collection[int]) -> None:
-        """Mark the updates handled."""
-        if not update_ids:
+        """Mark the updates handled (claimed or not: a polling bot does not claim)."""
+        ids = sorted(set(update_ids))
+        if not ids:
             return
+        now = utcnow()
+        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        stmt = insert(ProcessedUpdateRow).values(
+            [{"update_id": i, "done": True, "claimed_at": now} for i in ids]
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=["update_id"], set_={"done": True})
         async with self._db.unit_of_work("mark updates handled") as conn:
-            await conn.execute(
-                update(ProcessedUpdateRow)
-                .where(ProcessedUpdateRow.update_id.in_(sorted(set(update_ids))))
-                .values(done=True)
+            await conn.execute(stmt)
+
+    async def recent_done(self, limit: int) -> list[int]:
+        """The ids of the newest `limit` handled updates, oldest first."""
+        async with self._db.unit_of_work("read handled updates") as conn:
+            rows = await conn.execute(
+                select(ProcessedUpdateRow.update_id)
+                .where(ProcessedUpdateRow.done.is_(True))
+                .order_by(ProcessedUpdateRow.update_id.desc())
+                .limit(limit)
             )
+            return sorted(int(i) for i in rows.scalars())
 
     async def state(self, update_id: int) -> bool | None:
         """True when handled, False while claimed, None when unknown."""
