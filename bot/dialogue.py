@@ -7,12 +7,15 @@ answer and which actions to offer; transports only parse input and render replie
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from bot import messages
+from bot.batching import Batcher
 from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.normalize import MAX_QUESTION_CHARS, clean, words
@@ -75,7 +78,9 @@ class Dialogue:
         self.kb = kb
         self.matcher = Matcher(kb, settings)
         self.write_timeout = write_timeout
-        self._background: set[asyncio.Task[None]] = set()
+        self._logs: Batcher[int, None] = Batcher(self._write_unanswered)
+        self._pending: dict[int, tuple[str, str | None]] = {}
+        self._log_ids = itertools.count()
         self.dropped_logs = 0
 
     def reload(self, kb: KnowledgeBase) -> None:
@@ -370,29 +375,44 @@ class Dialogue:
             ) from None
 
     async def _log_unanswered(self, person: Person | None, text: str) -> None:
-        """Log off the reply path: the answer never waits on the database."""
+        """Log off the reply path: the answer never waits on the database. Questions logged at
+        about the same time are written in one statement."""
         if self.storage is None:
             return
-        if len(self._background) >= MAX_PENDING_LOGS:
+        if len(self._pending) >= MAX_PENDING_LOGS:
             self.dropped_logs += 1
-            log.warning("unanswered question not logged: %d writes pending", MAX_PENDING_LOGS)
+            if self.dropped_logs % 100 == 1:
+                log.warning(
+                    "unanswered questions not logged: %d writes pending (%d dropped so far)",
+                    MAX_PENDING_LOGS,
+                    self.dropped_logs,
+                )
             return
-        key = self.key(person) if person else None
-        task = asyncio.create_task(self._write_unanswered(self.storage, text, key))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        item = next(self._log_ids)
+        self._pending[item] = (text, self.key(person) if person else None)
+        self._logs.submit(item)
 
-    async def _write_unanswered(self, storage: Storage, text: str, key: str | None) -> None:
-        try:
-            async with asyncio.timeout(LOG_TIMEOUT):
-                await storage.unanswered.log(text, key)
-        except (StorageError, TimeoutError) as exc:  # the voter already has an answer
-            log.warning("unanswered question not logged: %s", str(exc) or "timed out")
+    async def _write_unanswered(self, items: list[int]) -> dict[int, None]:
+        questions = [self._pending.pop(i) for i in items if i in self._pending]
+        storage = self.storage
+        if storage is not None and questions:
+            try:
+                async with asyncio.timeout(LOG_TIMEOUT):
+                    await storage.unanswered.log_many(questions)
+            except (StorageError, TimeoutError) as exc:  # the voters already have answers
+                log.warning(
+                    "%d unanswered question(s) not logged: %s",
+                    len(questions),
+                    str(exc) or "timed out",
+                )
+        return dict.fromkeys(items)
 
     async def drain(self, timeout: float = LOG_TIMEOUT) -> None:
         """Wait (at most `timeout` s) for the writes started off the reply path."""
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=timeout)
+        if self._logs.busy:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._logs.wait_idle()
 
     def _storage(self) -> Storage:
         if self.storage is None:

@@ -26,24 +26,25 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Hashable, Iterable
+from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import messages
+from bot.batching import Batcher
 from bot.services import Services
 from bot.storage import Claim, StorageError
 
 log = logging.getLogger("distriktsbot.pipeline")
 
-K = TypeVar("K")
-R = TypeVar("R")
-
 CLAIM_WAIT = 2.0
 """Seconds an update waits for its claim before it is handled anyway (database trouble)."""
+DONE_WAIT = 10.0
+"""Seconds a done-mark (written off the caller's path) may take before the database counts as
+in trouble."""
 DB_PAUSE = 10.0
 """After a claim failed, seconds during which claims are not even tried (answers never wait)."""
 RECENT_UPDATES = 20_000
@@ -56,43 +57,6 @@ KEEP_PROCESSED = 2 * 86400.0
 _KINDS_WITH_MESSAGE = ("message", "edited_message", "channel_post", "edited_channel_post")
 # kinds a person can flood the bot with; inline queries (typed live) and others are not limited
 _LIMITED_KINDS = ("message", "edited_message", "callback_query")
-
-
-class Batcher(Generic[K, R]):
-    """Collects items submitted while a batch is being written and writes them in one call.
-
-    At most one call runs at a time: under load, items pile up behind it and the next call
-    takes them all, so the database sees one statement per batch instead of one per item."""
-
-    def __init__(self, run: Callable[[list[K]], Awaitable[dict[K, R]]]) -> None:
-        self._run = run
-        self._pending: list[tuple[K, asyncio.Future[R]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def submit(self, item: K) -> asyncio.Future[R]:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._flush())
-        return future
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    results = await self._run([item for item, _ in batch])
-                except Exception as exc:  # every waiter learns of the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                            future.exception()  # retrieved here: a waiter may have timed out
-                    continue
-                for item, future in batch:
-                    if not future.done():
-                        future.set_result(results[item])
-        finally:
-            self._task = None
 
 
 class RateLimit:
@@ -215,7 +179,7 @@ class UpdatePipeline:
                 return False
         # (the done-marks below are written by then in all but a database outage)
         if self._writes:
-            await asyncio.wait(set(self._writes), timeout=CLAIM_WAIT)
+            await asyncio.wait(set(self._writes), timeout=min(timeout, DONE_WAIT))
         await self.services.dialogue.drain(timeout=1.0)
         return True
 
@@ -343,7 +307,10 @@ class UpdatePipeline:
 
     def _db_trouble(self, what: str, exc: BaseException) -> None:
         self.stats["database_trouble"] += 1
-        self._db_paused_until = time.monotonic() + DB_PAUSE
+        now = time.monotonic()
+        if now < self._db_paused_until:  # told already (many updates share one batch)
+            return
+        self._db_paused_until = now + DB_PAUSE
         reason = str(exc) or "timed out"
         log.warning("%s: %s; duplicates are caught in memory for now", what, reason)
 
@@ -383,7 +350,7 @@ class UpdatePipeline:
         if not self._storage_ok():
             return
         try:
-            async with asyncio.timeout(CLAIM_WAIT):
+            async with asyncio.timeout(DONE_WAIT):
                 await asyncio.shield(self._dones.submit(update_id))
         except (StorageError, TimeoutError) as exc:
             self._db_trouble("could not record an update as handled", exc)

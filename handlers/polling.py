@@ -35,7 +35,7 @@ from handlers.retry import retry_after_seconds
 log = logging.getLogger("distriktsbot.polling")
 
 BATCH = 100  # Telegram's maximum per getUpdates
-PEEK_INTERVAL = 0.05  # seconds between polls while updates are in hand (new arrivals)
+PEEK_INTERVAL = 0.01  # seconds between polls while updates are in hand (new arrivals)
 MAX_BACKOFF = 30.0
 
 

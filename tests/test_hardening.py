@@ -429,6 +429,17 @@ async def test_debug_logs_of_every_library_hold_no_vote_and_no_chat_id(
 # --------------------------------------------------------------------------------------------
 
 
+def _take_write_lock(db_path: Path) -> sqlite3.Connection:
+    lock = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
+    lock.execute("BEGIN EXCLUSIVE")
+    return lock
+
+
+def _release(lock: sqlite3.Connection) -> None:
+    lock.execute("ROLLBACK")
+    lock.close()
+
+
 async def test_a_locked_database_never_holds_up_answers_and_votes_recover(
     fake: FakeTelegram, db_path: Path, kb: KnowledgeBase
 ) -> None:
@@ -437,8 +448,9 @@ async def test_a_locked_database_never_holds_up_answers_and_votes_recover(
     questions are answered and a vote gets a fast "could not save"; released, votes work."""
     async with serving(config(fake, db_path, database_wait=1.0), kb):
         answer = await answer_for(fake, 8001)
-        lock = sqlite3.connect(db_path, timeout=1, isolation_level=None)
-        lock.execute("BEGIN EXCLUSIVE")
+        # the lock is taken and released in a thread: a blocking call on the bot's event loop
+        # while the bot is mid-transaction would deadlock
+        lock = await asyncio.to_thread(_take_write_lock, db_path)
         try:
             # SQLite's busy timeout is 15 s: an answer waiting on the insert would miss this
             fake.send_text(8001, "Hva mener dere om abort?")
@@ -450,8 +462,7 @@ async def test_a_locked_database_never_holds_up_answers_and_votes_recover(
             other = await answer_for(fake, 8002, "Hva med bredbånd?")
             assert "Bredbånd" in text_of(other)
         finally:
-            lock.execute("ROLLBACK")
-            lock.close()
+            await asyncio.to_thread(_release, lock)
         # the database is back: the next press is stored, without a restart
         for _ in range(40):
             fake.click(8001, answer, "Enig")

@@ -7,6 +7,7 @@ presses a button and reads what the bot sent back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -793,6 +794,15 @@ async def test_unknown_command_in_private(bot: tuple[FakeTelegram, Any]) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def _rename_table(db_path: Path, old: str, new: str) -> None:
+    con = sqlite3.connect(db_path, timeout=30)
+    try:
+        con.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        con.commit()
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("how", ["storage-closed", "table-missing"])
 async def test_database_down_is_polite_and_questions_still_work(
     bot: tuple[FakeTelegram, Any], kb: KnowledgeBase, db_path: Path, how: str
@@ -804,11 +814,8 @@ async def test_database_down_is_polite_and_questions_still_work(
 
     if how == "storage-closed":
         await app.bot_data[SERVICES].storage.close()
-    else:
-        con = sqlite3.connect(db_path)
-        con.execute("ALTER TABLE votes RENAME TO votes_away")
-        con.commit()
-        con.close()
+    else:  # in a thread: blocking the bot's event loop mid-transaction would deadlock SQLite
+        await asyncio.to_thread(_rename_table, db_path, "votes", "votes_away")
 
     broadband = await kari.say("Hva med bredbånd?")
     assert_answer(broadband, kb, "bredband")
@@ -821,10 +828,7 @@ async def test_database_down_is_polite_and_questions_still_work(
     assert text_of(await kari.say("Hva mener dere om abort?")) == messages.DONT_KNOW
 
     if how == "table-missing":
-        con = sqlite3.connect(db_path, timeout=30)
-        con.execute("ALTER TABLE votes_away RENAME TO votes")
-        con.commit()
-        con.close()
+        await asyncio.to_thread(_rename_table, db_path, "votes_away", "votes")
     async with open_storage(db_path) as storage:
         opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.votes.opinions()}
     assert opinions == {"fergetakster": (1, 0)}
