@@ -125,7 +125,7 @@ class Poller:
                     # Telegram had no more: look again shortly (new arrivals of other people)
                     await self._wait_until(self._idle, PEEK_INTERVAL)
                 elif new:
-                    # a full window: poll again once a quarter of it is free
+                    # a full window: poll again once a tenth of it is free
                     await self._wait_until(self._room, None)
                 else:
                     # the whole window is in hand already: wait until something is handled
@@ -153,7 +153,7 @@ class Poller:
         return not self._tasks
 
     def _room(self) -> bool:
-        return len(self._tasks) <= BATCH * 3 // 4
+        return len(self._tasks) <= BATCH * 9 // 10
 
     def _fewer_than(self, n: int) -> Callable[[], bool]:
         return lambda: len(self._tasks) < n
