@@ -482,6 +482,46 @@ async def test_a_locked_database_never_holds_up_answers_and_votes_recover(
         assert (opinion.agree, opinion.disagree) == (1, 0)
 
 
+async def test_a_hanging_postgresql_gives_fast_answers_and_recovers(
+    fake: FakeTelegram, db_path: Path, pg_url: str, kb: KnowledgeBase
+) -> None:
+    """Break 7 on PostgreSQL: with 200 votes pending on a hanging database, plain answers took
+    35 s. Another connection holds an exclusive lock on the votes table: every vote waits for
+    it. Questions are still answered, votes get "could not save", and after the lock is gone
+    votes are stored again."""
+    import asyncpg
+    from sqlalchemy import make_url
+
+    cfg = config(fake, db_path, database_wait=1.0)
+    cfg = dataclasses.replace(cfg, database=dataclasses.replace(cfg.database, url=pg_url))
+    dsn = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    users = list(range(8101, 8131))
+    async with serving(cfg, kb):
+        answers = {uid: await answer_for(fake, uid) for uid in users}
+        holder = await asyncpg.connect(dsn, timeout=5)
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE votes IN ACCESS EXCLUSIVE MODE")
+        try:
+            fake.mark()
+            for uid in users:
+                fake.click(uid, answers[uid], "Enig")
+            asker = 8199
+            dont_know = await answer_for(fake, asker, "Hva mener dere om abort?")
+            assert text_of(dont_know) == messages.DONT_KNOW
+            ferry = await answer_for(fake, asker)
+            assert "Halvere fergetakstene." in text_of(ferry)
+            for uid in users:
+                reply = await fake.next_message(uid, timeout=20)
+                assert text_of(reply).startswith(STORAGE_DOWN_START)
+        finally:
+            await tx.rollback()
+            await holder.close()
+        fake.click(users[0], answers[users[0]], "Enig")
+        reply = await fake.next_message(users[0], timeout=20)
+        assert text_of(reply).startswith(AGREE_THANKS)
+
+
 # --------------------------------------------------------------------------------------------
 # 8. The smaller ones
 # --------------------------------------------------------------------------------------------
