@@ -31,6 +31,9 @@ log = logging.getLogger("distriktsbot.telegram")
 
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 
+ONCE = frozenset({"getMe"})
+"""Calls not retried here: start-up (getMe) has its own retry loop with one log line a try."""
+
 
 def retry_after_seconds(exc: RetryAfter) -> float:
     """How long Telegram asked to wait (PTB 22 warns that the type of `retry_after` will
@@ -72,6 +75,8 @@ class RetryingLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> JSON:
+        if endpoint in ONCE:
+            return await callback(*args, **kwargs)
         attempt = 0
         while True:
             attempt += 1
