@@ -615,3 +615,61 @@ async def test_storage_votes_claims_and_nul_bytes_on_both_backends(db_url: str) 
         assert [q.text for q in await storage.unanswered.most_asked()] == ["Hva med abort?"]
     finally:
         await storage.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline's parts
+# --------------------------------------------------------------------------------------------
+
+
+def test_rate_limit_allows_a_burst_tells_once_then_refills() -> None:
+    from handlers.pipeline import RateLimit
+
+    limit = RateLimit(burst=3, per_minute=60)  # one a second
+    taken = [limit.take("kari", 100.0) for _ in range(6)]
+    assert taken == [True, True, True, None, False, False]  # None: tell her, once
+    assert limit.take("ola", 100.0) is True  # others are not affected
+    assert limit.take("kari", 101.5) is True  # a second later: one more
+    assert limit.take("kari", 101.6) is None  # over again: told again (a new episode)
+
+
+def test_describe_update_reads_any_shape_defensively() -> None:
+    from handlers.pipeline import describe_update
+
+    user = {"id": 5, "is_bot": False, "first_name": "K"}
+    message = {"message_id": 1, "from": user, "chat": {"id": -9, "type": "group"}}
+    assert describe_update({"update_id": 1, "message": message}) == ("message", 5, -9)
+    press = {"id": "q", "from": user, "message": message}
+    assert describe_update({"update_id": 2, "callback_query": press}) == ("callback_query", 5, -9)
+    inline = {"id": "q", "from": user, "inline_message_id": "x"}
+    assert describe_update({"update_id": 3, "callback_query": inline}) == (
+        "callback_query",
+        5,
+        None,
+    )
+    assert describe_update({"update_id": 4, "message": "?"}) == ("message", None, None)
+    assert describe_update({"update_id": 5}) == ("", None, None)
+    bogus = {"update_id": 6, "message": {"from": {"id": "5"}, "chat": {"id": True}}}
+    assert describe_update(bogus) == ("message", None, None)
+
+
+async def test_the_batcher_writes_concurrent_items_together_and_reports_failures() -> None:
+    from bot.batching import Batcher
+
+    calls: list[list[int]] = []
+
+    async def write(items: list[int]) -> dict[int, int]:
+        calls.append(items)
+        await asyncio.sleep(0.01)
+        if 13 in items:
+            raise RuntimeError("boom")
+        return {i: i * 2 for i in items}
+
+    batcher: Batcher[int, int] = Batcher(write)
+    first = [batcher.submit(i) for i in range(5)]
+    assert await asyncio.gather(*first) == [0, 2, 4, 6, 8]
+    assert calls == [[0, 1, 2, 3, 4]]  # one write for all five
+    failing = batcher.submit(13)
+    with pytest.raises(RuntimeError):
+        await failing
+    assert await batcher.submit(7) == 14  # and it goes on
