@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/bench_bot.py            # 3,000 updates
     .venv/bin/python bench/bench_bot.py --quick    # 500 updates
     .venv/bin/python bench/bench_bot.py -n 10000 --users 5000
+    .venv/bin/python bench/bench_bot.py --burst 30000   # 30,000 questions queued at once
 
 What happens: the stand-in Bot API (`tests/fake_telegram.py`) serves on 127.0.0.1 in this
 process; `python -m bot --config <tmp>/config.yaml run` runs as a separate process, long-polling
@@ -272,6 +273,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", "--updates", type=int, default=3000, help="updates to time (3000)")
     p.add_argument("--quick", action="store_true", help="500 updates")
+    p.add_argument(
+        "--burst",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a burst: N questions queued at once, no votes (peak RSS must stay <= 150 MB)",
+    )
     p.add_argument("--users", type=int, default=None, help="distinct users (default N/3)")
     p.add_argument("--votes", type=float, default=0.3, help="share of votes (0.3)")
     p.add_argument("--timeout", type=float, default=300.0, help="give up after (300 s)")
@@ -279,6 +287,8 @@ def main() -> int:
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = p.parse_args()
     n = 500 if args.quick else args.updates
+    if args.burst:
+        n, args.votes = args.burst, 0.0
     n_users = args.users or max(50, n // 3)
 
     r = run(n, n_users, args.votes, args.timeout, args.seed)

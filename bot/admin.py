@@ -97,6 +97,9 @@ class Admin:
         if entry is None or not self.is_admin(person):
             # exactly what anyone gets for a command the bot does not know
             return await self.services.dialogue.command(person, name, arg)
+        # what an admin reads includes everything this process was asked until now: the
+        # questions and counters still being written off the voters' reply path
+        await self.services.dialogue.drain()
         return await entry.run(AdminRequest(self.services, person, arg.strip()))
 
     async def press(self, person: Person, data: str | None) -> Reply:
@@ -105,6 +108,7 @@ class Admin:
         if parsed is None or handler is None or not self.is_admin(person):
             # exactly what anyone gets for a button the bot does not know
             return await self.services.dialogue.press(person, None)
+        await self.services.dialogue.drain()
         return await handler(AdminRequest(self.services, person, parsed[1] or ""))
 
     def start_note(self, person: Person) -> str | None:

@@ -87,9 +87,19 @@ class AdminToolsConfig:
 class ServerConfig:
     """The bot's own web server in webhook mode (issue 9b)."""
 
-    max_in_flight: int = 64  # updates handled at once per process; more wait at the proxy
     stop_timeout_seconds: int = 5  # on SIGTERM: time to finish the updates in hand
     knowledge_poll_seconds: int = 2  # how often to look for a reload by another process; 0 = off
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Hardening (issue 9a): per-user rate limit, bounded waits, updates in flight."""
+
+    user_burst: int = 20  # messages/presses one person may send at once …
+    user_per_minute: int = 30  # … refilled at this rate; beyond it: one polite notice, then skip
+    database_wait: float = 3.0  # seconds a vote waits for the database before "could not save"
+    in_flight: int = 100  # updates handled at once by one process (a burst waits at Telegram)
+    claim_lease: float = 30.0  # seconds before an update claimed by a dead process is retaken
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class Config:
     log_level: str = "INFO"
     admin_tools: AdminToolsConfig = field(default_factory=AdminToolsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
     file: str = field(default="", metadata={"internal": True})  # the config file read, if any
 
@@ -192,7 +203,6 @@ def _validate(cfg: Config) -> None:
             f"telegram.webhook.max_connections: must be 1-100, got {hook.max_connections}"
         )
     for key, value, low in (
-        ("server.max_in_flight", cfg.server.max_in_flight, 1),
         ("server.stop_timeout_seconds", cfg.server.stop_timeout_seconds, 0),
         ("server.knowledge_poll_seconds", cfg.server.knowledge_poll_seconds, 0),
     ):
@@ -215,6 +225,13 @@ def _validate(cfg: Config) -> None:
     ):
         if value < low:
             raise ConfigError(f"{key}: must be at least {low}, got {value}")
+    limits = cfg.limits
+    for name in ("user_burst", "user_per_minute", "in_flight"):
+        if getattr(limits, name) < 1:
+            raise ConfigError(f"limits.{name}: must be at least 1, got {getattr(limits, name)}")
+    for name in ("database_wait", "claim_lease"):
+        if not 0 < getattr(limits, name) <= 3600:
+            raise ConfigError(f"limits.{name}: must be 0-3600 seconds, got {getattr(limits, name)}")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}"
@@ -261,6 +278,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be a whole number, got {value!r}")
         return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: must be a number, got {value!r}")
+        return float(value)
     if hint is str:
         if value is None:
             return ""

@@ -7,12 +7,17 @@ answer and which actions to offer; transports only parse input and render replie
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import dataclasses
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot import messages
+from bot.batching import Batcher
 from bot.knowledge import Area, KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.normalize import MAX_QUESTION_CHARS, asks_for_figure, clean, other_language, words
@@ -20,6 +25,16 @@ from bot.reply import ADMIN_ACTIONS, Action, Block, BlockKind, Do, Reply
 from bot.storage import Count, Missed, Storage, StorageError, VoteOutcome, pseudonymize
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WRITE_TIMEOUT = 3.0
+"""Seconds a vote (or a subscription, /slettmeg) waits for the database before the voter is
+told it could not be saved: a hanging database gives a fast, polite answer."""
+LOG_TIMEOUT = 5.0
+"""Seconds an unanswered question's log write may take (off the reply path)."""
+MAX_PENDING_LOGS = 500
+"""Unanswered-question writes waiting at once; more are dropped (the database is struggling)."""
 
 COMMANDS: dict[str, str] = {
     "start": "Start og se emnene",
@@ -53,6 +68,7 @@ class Dialogue:
         engage_url: str | None = None,
         bot_username: str | None = None,
         settings: Settings | None = None,
+        write_timeout: float = WRITE_TIMEOUT,
     ) -> None:
         if not secret:
             raise ValueError("the hashing secret must not be empty")
@@ -65,7 +81,13 @@ class Dialogue:
         self.matcher = Matcher(kb, settings)
         # what /start adds for some people (the admins: their commands); set by bot.services
         self.start_note: Callable[[Person], str | None] | None = None
-        self._counting: set[asyncio.Task[None]] = set()
+        self.write_timeout = write_timeout
+        self._logs: Batcher[int, None] = Batcher(self._write_unanswered)
+        self._counts: Batcher[int, None] = Batcher(self._write_counts)
+        self._pending_logs: dict[int, tuple[str, str | None, Missed]] = {}
+        self._pending_counts: dict[int, tuple[Count, str]] = {}
+        self._log_ids = itertools.count()
+        self.dropped_logs = 0
 
     def reload(self, kb: KnowledgeBase) -> None:
         """Swap in a new, already validated knowledge base (the index is built before the swap)."""
@@ -102,8 +124,9 @@ class Dialogue:
             reply = dataclasses.replace(reply, blocks=(note, *reply.blocks))
         return reply
 
-    async def press(self, person: Person, data: str | None) -> Reply:
-        """Handle an action sent back by a button (data as produced by Action.encode)."""
+    async def press(self, person: Person, data: str | None, update_id: int | None = None) -> Reply:
+        """Handle an action sent back by a button (data as produced by Action.encode).
+        ``update_id`` orders votes: a press from an earlier update never overrides a later one."""
         parsed = Action.decode(data)
         if parsed is None:
             log.info("ignored malformed action data %r", (data or "")[:80])
@@ -128,7 +151,7 @@ class Dialogue:
             return self.topic_reply(topic)
         if do is Do.SHARE:
             return self.share_reply(topic)
-        return await self.vote(person, topic, agree=do is Do.AGREE)
+        return await self.vote(person, topic, agree=do is Do.AGREE, update_id=update_id)
 
     async def command(self, person: Person, name: str, arg: str = "") -> Reply:
         """Handle /start, /hjelp, /emner, /del, /stopp and /slettmeg."""
@@ -245,13 +268,32 @@ class Dialogue:
             return None
         return f"https://t.me/{self.bot_username}?start={topic_id}"
 
-    async def vote(self, person: Person, topic: Topic, *, agree: bool) -> Reply:
-        area = self.kb.area_of(topic)
+    async def vote(
+        self, person: Person, topic: Topic, *, agree: bool, update_id: int | None = None
+    ) -> Reply:
+        """Store the opinion and thank. A vote is personal: in a group its reply carries the
+        tag "personal" (transports deliver it privately, never to the whole group)."""
+        personal = frozenset() if person.private else frozenset({"personal"})
         try:
-            outcome = await self._storage().votes.record(self.key(person), topic.id, agree)
+            outcome = await self._write(
+                self._storage().votes.record(self.key(person), topic.id, agree, update_id)
+            )
         except StorageError as exc:
             log.warning("vote not stored: %s", exc)
-            return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
+            return Reply(
+                (Block(BlockKind.TEXT, messages.STORAGE_DOWN),),
+                tags=frozenset({"error"}) | personal,
+            )
+        if outcome is VoteOutcome.SUPERSEDED:
+            return Reply(
+                (Block(BlockKind.TEXT, messages.VOTE_SUPERSEDED),),
+                tags=frozenset({"vote-superseded"}) | personal,
+            )
+        reply = self._vote_reply(person, topic, agree, outcome)
+        return Reply(reply.blocks, reply.rows, topic_id=topic.id, tags=reply.tags | personal)
+
+    def _vote_reply(self, person: Person, topic: Topic, agree: bool, outcome: VoteOutcome) -> Reply:
+        area = self.kb.area_of(topic)
         replies = area.replies
         if agree:
             blocks = [Block(BlockKind.TEXT, replies.agree)]
@@ -282,8 +324,8 @@ class Dialogue:
                 (Block(BlockKind.TEXT, messages.SUBSCRIBE_PRIVATELY),), tags=frozenset({"group"})
             )
         try:
-            new = await self._storage().subscribers.subscribe(
-                self.newsletter_key(person), person.chat_id
+            new = await self._write(
+                self._storage().subscribers.subscribe(self.newsletter_key(person), person.chat_id)
             )
         except StorageError as exc:
             log.warning("subscription not stored: %s", exc)
@@ -301,7 +343,9 @@ class Dialogue:
 
     async def unsubscribe(self, person: Person) -> Reply:
         try:
-            was = await self._storage().subscribers.unsubscribe(self.newsletter_key(person))
+            was = await self._write(
+                self._storage().subscribers.unsubscribe(self.newsletter_key(person))
+            )
         except StorageError as exc:
             log.warning("unsubscribe failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -309,10 +353,13 @@ class Dialogue:
         return Reply((Block(BlockKind.TEXT, text),), tags=frozenset({"unsubscribed"}))
 
     async def forget(self, person: Person) -> Reply:
+        await self.drain()  # a question logged a moment ago is deleted too
         try:
             storage = self._storage()
-            result = await storage.forget(self.key(person))
-            unsubscribed = await storage.subscribers.unsubscribe(self.newsletter_key(person))
+            result = await self._write(storage.forget(self.key(person)))
+            unsubscribed = await self._write(
+                storage.subscribers.unsubscribe(self.newsletter_key(person))
+            )
         except StorageError as exc:
             log.warning("forget failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
@@ -357,36 +404,95 @@ class Dialogue:
         self._count(Count.MATCH, topic.id)
         return self.topic_reply(topic, fact_first=asks_for_figure(text))
 
+    async def blocked(self, person: Person) -> None:
+        """The person blocked the bot (Telegram answered 403): end their newsletter."""
+        if self.storage is None or not person.private:
+            return
+        try:
+            await self._write(self.storage.subscribers.unsubscribe(self.newsletter_key(person)))
+        except StorageError as exc:
+            log.warning("could not end the subscription of a person who blocked the bot: %s", exc)
+
+    async def _write(self, operation: Awaitable[T]) -> T:
+        """A storage write with a bounded wait: a slow or hanging database is a StorageError
+        after `write_timeout` seconds, not a voter waiting."""
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                return await operation
+        except TimeoutError:
+            raise StorageError(
+                f"the database did not answer within {self.write_timeout:g} s"
+            ) from None
+
+    # --- writes off the reply path: unanswered questions and answer counters ------------------
+    # The answer never waits on the database for these: they are queued, written in batches
+    # (one statement for what arrived meanwhile) with a short timeout, and dropped with a
+    # warning when the database cannot keep up. `drain` waits for them (shutdown, tests).
+
+    def _room_for(self, what: str) -> bool:
+        if len(self._pending_logs) + len(self._pending_counts) < MAX_PENDING_LOGS:
+            return True
+        self.dropped_logs += 1
+        if self.dropped_logs % 100 == 1:
+            log.warning(
+                "%s not written: %d writes pending (%d dropped so far)",
+                what,
+                MAX_PENDING_LOGS,
+                self.dropped_logs,
+            )
+        return False
+
     async def _log_unanswered(
         self, person: Person | None, text: str, kind: Missed = Missed.DECLINED
     ) -> None:
-        if self.storage is None:
+        if self.storage is None or not self._room_for("unanswered questions"):
             return
-        try:
-            await self.storage.unanswered.log(text, self.key(person) if person else None, kind)
-        except StorageError as exc:  # the voter still gets an answer
-            log.warning("unanswered question not logged: %s", exc)
+        item = next(self._log_ids)
+        self._pending_logs[item] = (text, self.key(person) if person else None, kind)
+        self._logs.submit(item)
 
     def _count(self, kind: Count, topic_id: str = "") -> None:
-        """Count an answer for /statistikk: best effort, in the background, so the voter's
-        reply never waits for it (nor fails with it)."""
-        if self.storage is None:
+        """Count an answer for /statistikk (best effort, batched like the unanswered log)."""
+        if self.storage is None or not self._room_for("answer counters"):
             return
-        task = asyncio.get_running_loop().create_task(self._bump(self.storage, kind, topic_id))
-        self._counting.add(task)
-        task.add_done_callback(self._counting.discard)
+        item = next(self._log_ids)
+        self._pending_counts[item] = (kind, topic_id)
+        self._counts.submit(item)
 
-    @staticmethod
-    async def _bump(storage: Storage, kind: Count, topic_id: str) -> None:
-        try:
-            await storage.stats.bump(kind, topic_id)
-        except (StorageError, ValueError) as exc:
-            log.warning("answer not counted: %s", exc)
+    async def _write_counts(self, items: list[int]) -> dict[int, None]:
+        pending = self._pending_counts
+        counts = collections.Counter(pending.pop(i) for i in items if i in pending)
+        storage = self.storage
+        if storage is not None and counts:
+            try:
+                async with asyncio.timeout(LOG_TIMEOUT):
+                    await storage.stats.bump_many(counts)
+            except (StorageError, TimeoutError, ValueError) as exc:
+                log.warning("%d answer(s) not counted: %s", counts.total(), str(exc) or "timed out")
+        return dict.fromkeys(items)
 
-    async def flush_counts(self) -> None:
-        """Wait for the counters still being written (before closing the storage; in tests)."""
-        while self._counting:
-            await asyncio.gather(*list(self._counting), return_exceptions=True)
+    async def _write_unanswered(self, items: list[int]) -> dict[int, None]:
+        questions = [self._pending_logs.pop(i) for i in items if i in self._pending_logs]
+        storage = self.storage
+        if storage is not None and questions:
+            try:
+                async with asyncio.timeout(LOG_TIMEOUT):
+                    await storage.unanswered.log_many(questions)
+            except (StorageError, TimeoutError) as exc:  # the voters already have answers
+                log.warning(
+                    "%d unanswered question(s) not logged: %s",
+                    len(questions),
+                    str(exc) or "timed out",
+                )
+        return dict.fromkeys(items)
+
+    async def drain(self, timeout: float = LOG_TIMEOUT) -> None:
+        """Wait (at most `timeout` s) for the writes started off the reply path."""
+        if self._logs.busy or self._counts.busy:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._logs.wait_idle()
+                    await self._counts.wait_idle()
 
     def _storage(self) -> Storage:
         if self.storage is None:

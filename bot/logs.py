@@ -13,7 +13,10 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        found = {s for s in secrets if s}
+        # a bot token's secret half on its own (a URL-quoted or split token) is a secret too
+        found |= {s.split(":", 1)[1] for s in secrets if s and ":" in s and len(s) > 20}
+        self.secrets = sorted(found, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for s in self.secrets:
@@ -32,6 +35,45 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# Loggers that write personal data below WARNING: the database drivers log statements with their
+# parameters (a vote's key and topic, a subscriber's chat id), aiohttp's client logs request
+# URLs (which hold the token).
+QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic.runtime", "aiohttp", "httpx")
+
+
+class KeepPersonalDataOut(logging.Filter):
+    """No personal data in any log record, whatever level a logger was set to:
+
+    * records below WARNING from the database drivers and HTTP clients are dropped;
+    * python-telegram-bot's own records never show an update (its CRITICAL line about an update
+      it could not handle formats the whole update: a voter's name and what they pressed): any
+      argument that is not a plain number or string is replaced by its type and update_id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if record.levelno < logging.WARNING and name.startswith(QUIET_LOGGERS):
+            return False
+        if name.startswith("telegram") and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(_describe(a) for a in args)
+        return True
+
+
+def _describe(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    update_id = getattr(value, "update_id", None)
+    if isinstance(value, dict):
+        update_id = value.get("update_id")
+    shown = f"<{type(value).__name__}"
+    return f"{shown} {update_id}>" if isinstance(update_id, int) else f"{shown}>"
+
+
+def redact(text: str, cfg: Config) -> str:
+    """`text` without the token or the hashing secret (for messages printed on stderr)."""
+    return RedactSecrets(cfg.telegram.token, cfg.privacy.hash_secret).redact(text)
+
+
 def configure_logging(cfg: Config) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # the command line may have set a quieter default before the config was read
@@ -43,8 +85,14 @@ def configure_logging(cfg: Config) -> None:
     # library stays at INFO even when the bot's own loggers are at DEBUG
     level = logging.getLevelName(cfg.log_level.upper())
     logging.getLogger("telegram").setLevel(max(level, logging.INFO))
-    redact = RedactSecrets(
+    # the database drivers log SQL parameters at DEBUG/INFO: pinned, and filtered below
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    redactor = RedactSecrets(
         cfg.telegram.token, cfg.privacy.hash_secret, cfg.telegram.webhook.secret_token
     )
+    private = KeepPersonalDataOut()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+        if not any(isinstance(f, KeepPersonalDataOut) for f in handler.filters):
+            handler.addFilter(private)
+        handler.addFilter(redactor)

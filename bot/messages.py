@@ -226,3 +226,17 @@ ERROR_REPORT = (
     "Detaljer står i loggen."
 )
 ERROR_REPORT_SUPPRESSED = " {count} feil til siden forrige melding ble ikke meldt."
+
+# --- issue 9a: hardening ----------------------------------------------------------------------
+
+VOTE_SUPERSEDED = (
+    "Du trykket på nytt rett etterpå, og det er det siste svaret ditt som gjelder. Svaret ditt "
+    "telles bare én gang."
+)
+VOTE_SENT_PRIVATELY = "Takk! Svaret ditt er lagret. Jeg har sendt deg resten i en privat melding."
+VOTE_STORED_QUIETLY = "Takk! Svaret ditt er lagret (det vises ikke i gruppen)."
+VOTE_NOT_STORED_SHORT = "Beklager, jeg klarte ikke å lagre svaret akkurat nå. Prøv igjen om litt."
+SLOW_DOWN = (
+    "Du sender meg veldig mange meldinger nå. Vent litt, så svarer jeg igjen – "
+    "meldinger som kommer før det, hopper jeg over."
+)

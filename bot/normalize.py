@@ -29,6 +29,14 @@ _FOLD = str.maketrans(
         "œ": "oe",
         "ł": "l",
         "đ": "d",
+        # invisible characters inside a word ("fer\u200bje") would split it in two: drop them
+        "\u00ad": None,  # soft hyphen
+        "\u180e": None,  # Mongolian vowel separator
+        "\u200b": None,  # zero-width space
+        "\u200c": None,  # zero-width non-joiner
+        "\u200d": None,  # zero-width joiner
+        "\u2060": None,  # word joiner
+        "\ufeff": None,  # zero-width no-break space (BOM)
     }
 )
 # letters and digits of any script: a question in Polish, Arabic or Ukrainian keeps its words
@@ -49,8 +57,9 @@ so a message of one 10,000-letter word costs no more than any other."""
 
 
 def clean(text: str) -> str:
-    """Text safe to store and log: lone surrogates (undecodable input) become U+FFFD."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """Text safe to store and log: lone surrogates (undecodable input) become U+FFFD, and NUL
+    characters (which PostgreSQL refuses in text) are dropped."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def fold(text: str) -> str:

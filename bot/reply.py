@@ -72,7 +72,7 @@ class Do(StrEnum):
 _ID = TOPIC_ID.pattern.strip("^$")
 _GROUP = "[0-9a-z]{1,10}"  # an unanswered group's id in base 36
 # What follows "<prefix>:" for each action; None: nothing may follow.
-_ARGUMENT: dict[Do, re.Pattern[str] | None] = {
+ARGUMENTS: dict[Do, re.Pattern[str] | None] = {
     Do.TOPIC: TOPIC_ID,
     Do.AGREE: TOPIC_ID,
     Do.DISAGREE: TOPIC_ID,
@@ -120,7 +120,7 @@ class Action:
             return None
         if do is Do.LINK:
             return None
-        pattern = _ARGUMENT[do]
+        pattern = ARGUMENTS[do]
         if pattern is None:
             return (do, None) if not value else None
         if not pattern.match(value):

@@ -101,7 +101,7 @@ class Services:
         return self.dialogue.kb
 
     async def close(self) -> None:
-        await self.dialogue.flush_counts()
+        await self.dialogue.drain()
         if self.knowledge_sync is not None:
             sync, self.knowledge_sync = self.knowledge_sync, None
             await sync.stop()
@@ -211,12 +211,8 @@ async def build_services(
     if storage is not StorageMode.NONE:
         try:
             store = await Storage.open(cfg.database.url, migrate=migrate)
-            if not migrate:
-                try:
-                    await store.db.check_schema_at_head()
-                except BaseException:
-                    await store.close()
-                    raise
+            if storage is StorageMode.REQUIRED:
+                await _check_ready(store, at_head=not migrate)
         except StorageError as exc:
             if storage is StorageMode.REQUIRED:
                 raise
@@ -233,8 +229,21 @@ async def build_services(
         secret=secret,
         engage_url=cfg.links.engage or None,
         bot_username=bot_username,
+        write_timeout=cfg.limits.database_wait,
     )
     return Services(config=cfg, knowledge_path=path, storage=store, dialogue=dialogue)
+
+
+async def _check_ready(store: Storage, *, at_head: bool) -> None:
+    """The schema is at head (when this process did not migrate it) and the database accepts
+    writes; else the storage is closed and StorageError raised."""
+    try:
+        if at_head:
+            await store.db.check_schema_at_head()
+        await store.check_writable()
+    except BaseException:
+        await store.close()
+        raise
 
 
 @asynccontextmanager

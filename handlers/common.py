@@ -6,7 +6,7 @@ import logging
 
 from telegram import InputFile, Message, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot.dialogue import Dialogue, Person
@@ -30,21 +30,51 @@ def dialogue(context: ContextTypes.DEFAULT_TYPE) -> Dialogue:
 
 def person(update: Update) -> Person | None:
     user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
+    if user is None:
         return None
+    if chat is None:  # a button on an inline card: no chat of ours, answer the person privately
+        return Person(user_id=user.id, chat_id=user.id, private=True)
     return Person(user_id=user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE)
 
 
-async def send(message: Message | None, reply: Reply) -> None:
-    """Answer a message with a rendered Reply (parse mode and link previews: the app's Defaults)."""
+def reply_target_gone(exc: BadRequest) -> bool:
+    """Telegram's 400 when the message a reply quotes was deleted meanwhile."""
+    text = exc.message.lower()
+    return "replied not found" in text or "reply message not found" in text
+
+
+def not_modified(exc: BadRequest) -> bool:
+    return "message is not modified" in exc.message.lower()
+
+
+async def send(
+    message: Message | None,
+    reply: Reply,
+    context: ContextTypes.DEFAULT_TYPE | None = None,
+    who: Person | None = None,
+) -> None:
+    """Answer a message with a rendered Reply (parse mode and link previews: the app's Defaults):
+    the text, then each image or file of the reply as a message of its own.
+
+    In a group the answer quotes the question; if that message is gone (400 "message to be
+    replied not found") it is sent without the quote. A person who blocked the bot (403) is
+    noted: their newsletter ends."""
     if message is None:
         return
+    html, keyboard = render_html(reply), render_keyboard(reply)
     quote = message.chat.type != ChatType.PRIVATE
     try:
-        html = render_html(reply)
         if html:
-            await message.reply_text(html, reply_markup=render_keyboard(reply), do_quote=quote)
-        for block in reply.blocks:  # images and files: one message each, after the text
+            try:
+                await message.reply_text(html, reply_markup=keyboard, do_quote=quote)
+            except BadRequest as exc:
+                if not_modified(exc):
+                    return
+                if not (quote and reply_target_gone(exc)):
+                    raise
+                quote = False
+                await message.get_bot().send_message(message.chat_id, html, reply_markup=keyboard)
+        for block in reply.blocks:
             if block.data is None:
                 continue
             upload = InputFile(block.data, filename=block.filename or "fil")
@@ -53,5 +83,7 @@ async def send(message: Message | None, reply: Reply) -> None:
                 await message.reply_photo(upload, caption=caption, do_quote=quote)
             else:
                 await message.reply_document(upload, caption=caption, do_quote=quote)
-    except Forbidden as exc:  # the user blocked the bot or left the chat: nothing to do
+    except Forbidden as exc:  # the user blocked the bot or left the chat
         log.info("cannot reply: %s", exc.message)
+        if context is not None and who is not None:
+            await dialogue(context).blocked(who)

@@ -4,9 +4,10 @@ PTB's custom-webhook pattern: the Application is built with `.updater(None)` and
 receives Telegram's POSTs. Routes:
 
 * ``POST /<telegram.webhook.path>``: checks the ``X-Telegram-Bot-Api-Secret-Token`` header
-  (403 otherwise), hands the update to the pipeline (`handlers.webhook`) and answers 200 only
-  once it has been handled, so Telegram redelivers whatever a dying process had not finished.
-  At most ``server.max_in_flight`` updates are handled at once; more wait for a slot (and then
+  (403 otherwise), hands the update to the update pipeline (`handlers.pipeline`) and answers
+  200 only once it has been handled, so Telegram redelivers whatever a dying process had not
+  finished.
+  At most ``limits.in_flight`` updates are handled at once; more wait for a slot (and then
   at the proxy, then at Telegram: a burst does not pile up in this process's memory).
 * ``GET /healthz``: JSON; 200 when the process is up and its database answers, 503 otherwise
   (database down, or stopping).
@@ -27,18 +28,21 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
+from telegram.ext import Application
 
 from bot.config import Config
 from bot.services import Services
 from bot.storage.engine import DB_ERRORS
 from handlers import metrics
-from handlers.webhook import AnyApplication, UpdatePipeline
+from handlers.common import SERVICES
+from handlers.pipeline import UpdatePipeline
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 log = logging.getLogger("distriktsbot.server")
 
@@ -60,7 +64,7 @@ class WebhookServer:
         hook = cfg.telegram.webhook
         self.path = "/" + hook.path.strip("/")
         self._secret = hook.secret_token.encode()
-        self._slots = asyncio.Semaphore(cfg.server.max_in_flight)
+        self._slots = asyncio.Semaphore(cfg.limits.in_flight)
         self.in_flight = 0  # received and not yet answered (handled or waiting for a slot)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -200,38 +204,42 @@ class WebhookServer:
         log.info("webhook server stopped")
 
 
-async def serve_webhook(
-    cfg: Config,
-    app: AnyApplication,
-    make_services: Callable[[AnyApplication], Services],
-    make_pipeline: Callable[[AnyApplication, Services], UpdatePipeline],
-) -> None:
+async def serve_webhook(cfg: Config, app: AnyApplication) -> int:
     """Run the Application behind this server until SIGTERM/SIGINT (PTB's custom-webhook
-    pattern: initialize, post_init, start; the reverse at the end)."""
+    pattern: initialize, post_init, start; the reverse at the end). Telegram out of reach at
+    start: retried with backoff (a rejected token raises InvalidToken at once)."""
+    from handlers.app import close_requests, initialize_with_retries
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
     try:
-        if app.post_init is not None:
-            await app.post_init(app)
-        services: Services = make_services(app)
-        server = WebhookServer(cfg, services, make_pipeline(app, services))
-        await app.start()
+        if not await initialize_with_retries(app, stop):
+            return 0
         try:
-            await server.start()
+            if app.post_init is not None:
+                await app.post_init(app)
+            services: Services = app.bot_data[SERVICES]
+            pipeline = UpdatePipeline(app, services)
+            server = WebhookServer(cfg, services, pipeline)
+            await app.start()
             try:
-                await stop.wait()
+                await server.start()
+                try:
+                    await stop.wait()
+                finally:
+                    await server.stop()
             finally:
-                await server.stop()
+                await app.stop()
         finally:
-            await app.stop()
+            try:
+                if app.post_shutdown is not None:
+                    await app.post_shutdown(app)
+            finally:
+                await app.shutdown()
+                metrics.process_exited()
     finally:
-        try:
-            if app.post_shutdown is not None:
-                await app.post_shutdown(app)
-        finally:
-            await app.shutdown()
-            metrics.process_exited()
+        await close_requests(app)
+    return 0

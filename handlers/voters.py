@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from bot import messages
+from bot.dialogue import Person
+from bot.reply import Reply
 from handlers import metrics
 from handlers.common import dialogue, person, send
 from handlers.render import render_html, render_keyboard
@@ -22,7 +25,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     name = message.text.split()[0][1:].split("@")[0]
     arg = " ".join(context.args or [])
-    await send(message, await dialogue(context).command(who, name, arg))
+    await send(message, await dialogue(context).command(who, name, arg), context, who)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,7 +38,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = text.replace(f"@{username}", " ")
     reply = await dialogue(context).ask(who, text)
     metrics.observe_answer(reply)
-    await send(message, reply)
+    await send(message, reply, context, who)
 
 
 async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,34 +59,56 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message, who = update.effective_message, person(update)
     if message is None:
         return
     log.info("non-text message in a private chat; replied with a hint")
-    await send(message, dialogue(context).not_text_reply())
+    await send(message, dialogue(context).not_text_reply(), context, who)
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("ignored an edited message (update %s)", update.update_id)
 
 
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    try:
+        await query.answer(text)
+    except BadRequest as exc:  # too old to answer: the reply still goes out
+        log.info("could not answer callback query: %s", exc.message)
+
+
+async def _send_privately(context: ContextTypes.DEFAULT_TYPE, who: Person, reply: Reply) -> bool:
+    try:
+        await context.bot.send_message(
+            who.user_id, render_html(reply), reply_markup=render_keyboard(reply)
+        )
+    except (Forbidden, BadRequest) as exc:  # never talked to the bot, or blocked it
+        log.info("cannot reply privately to a button press: %s", exc.message)
+        return False
+    return True
+
+
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, who = update.callback_query, person(update)
-    if query is None or who is None:
+    if query is None:
         return
-    reply = await dialogue(context).press(who, query.data)
+    if who is None:  # no sender: nothing to answer for, but never leave the button spinning
+        await _answer(query)
+        return
+    reply = await dialogue(context).press(who, query.data, update.update_id)
     metrics.observe_press(query.data, reply)
-    try:
-        await query.answer()
-    except BadRequest as exc:  # too old to answer: the reply below still goes out
-        log.info("could not answer callback query: %s", exc.message)
     message = query.message if isinstance(query.message, Message) else None
-    if message is None:  # an inline card's button or an inaccessible message: reply privately
-        try:
-            await context.bot.send_message(
-                who.user_id, render_html(reply), reply_markup=render_keyboard(reply)
-            )
-        except (Forbidden, BadRequest) as exc:
-            log.info("cannot reply to a button press: %s", exc.message)
+    if "personal" in reply.tags and message is not None:
+        # a vote in a group is the voter's business: never posted to the group
+        sent = await _send_privately(context, who, reply)
+        if "error" in reply.tags:
+            notice = messages.VOTE_NOT_STORED_SHORT
+        else:
+            notice = messages.VOTE_SENT_PRIVATELY if sent else messages.VOTE_STORED_QUIETLY
+        await _answer(query, notice)
         return
-    await send(message, reply)
+    await _answer(query)
+    if message is None:  # an inline card's button or an inaccessible message: reply privately
+        await _send_privately(context, who, reply)
+        return
+    await send(message, reply, context, who)

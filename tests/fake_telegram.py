@@ -47,10 +47,12 @@ if TYPE_CHECKING:
 JSONDict = dict[str, Any]
 
 __all__ = [
+    "HANG_UP",
     "Call",
     "FakeChat",
     "FakeTelegram",
     "FakeUser",
+    "Fault",
     "SentMessage",
     "UploadedFile",
     "parse_telegram_html",
@@ -61,6 +63,7 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_LONG_POLL_SECONDS = 60.0
+HANG_UP = 0  # a fault's status: close the connection without answering (a network error)
 
 # Update types Telegram sends when allowed_updates is empty/unset.
 _OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -613,6 +616,11 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload, content_type = self.server.fake._handle_http(
             self.path, self.headers.get("Content-Type", ""), body
         )
+        if status == HANG_UP:  # fault injection: the connection drops without an answer
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -629,6 +637,28 @@ def _envelope(status: int, result: Any = None, description: str | None = None) -
     else:
         body = {"ok": False, "error_code": status, "description": description}
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Fault:
+    """An injected failure for the next ``times`` calls of ``method`` ("*": any method but
+    getUpdates): answer ``status`` (429 with ``retry_after``, 500, 502 …, or ``HANG_UP``), after
+    ``delay`` seconds (a slow Telegram; with ``status`` None the call then succeeds)."""
+
+    method: str
+    status: int | None = 500
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int = 1
+    description: str | None = None
+    chat_id: int | None = None  # only calls into this chat
+
+    def matches(self, method: str, params: JSONDict) -> bool:
+        if self.times <= 0 or (method == "getUpdates" and self.method != "getUpdates"):
+            return False
+        if self.method not in ("*", method):
+            return False
+        return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
 
 
 @dataclass
@@ -728,6 +758,7 @@ class FakeTelegram:
 
         self._floor = 0  # calls before this index are ignored by wait_for
         self._consumed: set[int] = set()
+        self._faults: list[Fault] = []  # opt-in fault injection (`inject`)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -1022,16 +1053,26 @@ class FakeTelegram:
             }
             return self.push_update({"callback_query": callback})
 
+    def press_inline_button(self, user: FakeUser | int, data: str) -> int:
+        """A ``callback_query`` from a button on a message sent via inline mode: it carries only
+        an ``inline_message_id``, no message and no chat (a forged one, if the bot never put
+        such a button there)."""
+        person = self._as_user(user)
+        with self._cond:
+            query_id = str(4_000_000_000_000_000 + next(self._ids))
+            self._pending_callbacks.add(query_id)
+            callback = {
+                "id": query_id,
+                "from": person.to_dict(),
+                "inline_message_id": f"AAAAAB{next(self._ids):010d}",
+                "chat_instance": "-4300000000000",
+                "data": data,
+            }
+            return self.push_update({"callback_query": callback})
+
     def click(self, user: FakeUser | int, message: SentMessage, label: str) -> int:
         """Press the button labelled ``label`` on ``message``."""
         return self.press_button(user, message, message.button(label))
-
-    def redeliver(self, update_id: int) -> None:
-        """Queue an update that was already sent once again, as Telegram does when it got no
-        confirmation in time (a duplicate update_id)."""
-        with self._cond:
-            original = next(u for u in self.updates if u["update_id"] == update_id)
-        self.push_update(original)
 
     def inline_query(
         self, user: FakeUser | int, query: str, offset: str = "", chat_type: str = "sender"
@@ -1049,6 +1090,78 @@ class FakeTelegram:
                 "chat_type": chat_type,
             }
             return self.push_update({"inline_query": inline})
+
+    # ---------------------------------------------------------------- fault injection (opt-in)
+
+    def inject(
+        self,
+        method: str = "*",
+        status: int | None = 500,
+        *,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        times: int = 1,
+        description: str | None = None,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Make the next ``times`` calls of ``method`` fail (or be slow): see ``Fault``.
+        Failed calls are recorded in ``calls`` with their error code."""
+        fault = Fault(method, status, retry_after, delay, times, description, chat_id)
+        with self._cond:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults.clear()
+
+    def redeliver(self, update_id: int) -> None:
+        """Telegram sends an update again (a duplicate delivery, as when it got no confirmation
+        in time), even if it was confirmed."""
+        with self._cond:
+            update = next(u for u in self.updates if u["update_id"] == update_id)
+            self._queue.append(copy.deepcopy(update))
+            self._queue.sort(key=lambda u: int(u["update_id"]))
+            self._cond.notify_all()
+
+    def delete_user_message(self, chat_id: int, message_id: int) -> None:
+        """A user's message disappears (deleted by its author or an admin)."""
+        with self._cond:
+            self._store[(chat_id, message_id)].deleted = True
+
+    def _take_fault(self, method: str, params: JSONDict) -> Fault | None:
+        with self._cond:
+            for fault in self._faults:
+                if fault.matches(method, params):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _faulty(self, method: str, params: JSONDict, fault: Fault) -> tuple[int, bytes, str]:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status is None:
+            status, result, description = self._api_call(method, params)
+            return status, _envelope(status, result, description), "application/json"
+        code = fault.status
+        description = fault.description or {
+            HANG_UP: "connection dropped",
+            429: f"Too Many Requests: retry after {fault.retry_after}",
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+        }.get(code, f"Error {code}")
+        with self._cond:
+            call = Call(index=len(self.calls), method=method, params=params, time=time.monotonic())
+            call.ok, call.error_code, call.description = False, code, description
+            self.calls.append(call)
+            self._cond.notify_all()
+        if code == HANG_UP:
+            return HANG_UP, b"", "application/json"
+        body: JSONDict = {"ok": False, "error_code": code, "description": description}
+        if fault.retry_after is not None:
+            body["parameters"] = {"retry_after": fault.retry_after}
+        return code, json.dumps(body).encode("utf-8"), "application/json"
 
     # ---------------------------------------------------------------- what the bot did
 
@@ -1296,6 +1409,10 @@ class FakeTelegram:
             problem = f"Bad Request: can't parse request: {exc}"
             return 400, _envelope(400, description=problem), json_type
         method = _METHODS_BY_LOWER.get(match.group(2).lower()) or match.group(2)
+        if self._faults:
+            fault = self._take_fault(method, params)
+            if fault is not None:
+                return self._faulty(method, params, fault)
         status, result, description = self._api_call(method, params)
         return status, _envelope(status, result, description), json_type
 

@@ -52,7 +52,7 @@ async def _converse(url: str, knowledge: Path) -> None:
         await dialogue.ask(Person(504, 504), LEARNABLE)
         await dialogue.ask(Person(505, 505), "blir det flere jobber på sokkelen")
         await dialogue.ask(Person(506, 506), "Hva med ulven?")
-        await dialogue.flush_counts()
+        await dialogue.drain()
     finally:
         await storage.close()
 

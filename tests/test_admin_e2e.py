@@ -290,7 +290,7 @@ async def test_statistikk_text_chart_and_csv(bot: Bot) -> None:
         ferry = await v.say(FERRY_QUESTION)
         await v.press(ferry, "Enig" if agree else "Uenig")
     await voter(fake, 2004, "Per").say("Hva med ulven?")
-    await services.dialogue.flush_counts()
+    await services.dialogue.drain()
 
     anne.send("/statistikk")
     stats = await fake.next_message(ADMIN_ID, timeout=20)  # the first chart loads matplotlib

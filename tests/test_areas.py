@@ -87,7 +87,7 @@ async def test_statistics_per_area(bot: Bot) -> None:
     fake, _, services = bot
     k, anne = kari(fake), admin(fake)
     await k.press(await k.say("Får vi beholde biblioteket?"), "Uenig")
-    await services.dialogue.flush_counts()
+    await services.dialogue.drain()
     anne.send("/statistikk csv")
     text = text_of(await fake.next_message(ADMIN_ID, timeout=20))
     lines = text.splitlines()

@@ -118,6 +118,7 @@ async def test_an_unknown_question_is_declined_honestly_and_logged(
     assert "vet jeg" in reply.text and "ikke" in reply.text
     assert_menu(reply)
     assert not [a for a in reply.actions if a.do in (Do.AGREE, Do.DISAGREE)]
+    await dialogue.drain()  # logged off the reply path
     logged = await storage.unanswered.most_asked()
     assert [(q.text, q.count) for q in logged] == [("Hva mener dere om abort?", 1)]
 
@@ -302,6 +303,7 @@ async def test_slettmeg_deletes_votes_subscription_and_questions(
     )
     assert await storage.votes.opinions() == [TopicOpinion("landbruk", agree=1, disagree=0)]
     assert await storage.subscribers.chat_ids() == []
+    await dialogue.drain()  # logged off the reply path
     assert [q.text for q in await storage.unanswered.most_asked()] == ["Hva med ulven?"]
     # nothing of the person is left in any table
     key, nkey = dialogue.key(person), dialogue.newsletter_key(person)
@@ -326,6 +328,7 @@ async def test_the_raw_user_id_is_never_stored(
     await dialogue.press(person, "nei:bredband")
     await dialogue.press(person, "nb")
     await dialogue.ask(person, "Hva mener dere om abort?")
+    await dialogue.drain()  # logged off the reply path
     rows = dump_rows(db_path)
     assert {t for t, _ in rows} >= {"votes", "subscribers", "unanswered_questions"}
     unkeyed = hashlib.sha256(str(USER_ID).encode()).hexdigest()
@@ -343,6 +346,7 @@ async def test_a_private_chat_id_is_only_in_the_newsletter_table_and_unlinkable(
     await dialogue.press(person, "ja:fergetakster")
     await dialogue.press(person, "nb")
     await dialogue.ask(person, "Hva mener dere om abort?")
+    await dialogue.drain()  # logged off the reply path
     rows = dump_rows(db_path)
     for table, row in rows:
         if table != "subscribers":

@@ -312,11 +312,6 @@ def test_a_knowledge_reload_reaches_both_processes(cluster: Cluster) -> None:
     assert all(n > 0 for n in cluster.handled())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue-9a's update pipeline (update_id dedup across processes, a vote "
-    "ordered by its update_id); handlers/webhook.py is a stand-in. MERGE: remove this mark.",
-)
 def test_duplicates_and_racing_presses_are_handled_once_and_the_last_press_wins(
     cluster: Cluster,
 ) -> None:

@@ -439,7 +439,7 @@ async def test_failure_in_the_middle_of_forget_keeps_everything(storage: Storage
 
 async def test_failed_vote_change_keeps_the_previous_vote(storage: Storage) -> None:
     await storage.votes.record(ALICE, "skole", True)
-    fail_on_statement(storage, "UPDATE votes")
+    fail_on_statement(storage, "INSERT INTO votes")  # one upsert
     with pytest.raises(StorageError, match="cannot record a vote"):
         await storage.votes.record(ALICE, "skole", False)
     assert await storage.votes.get(ALICE, "skole") is True
@@ -481,7 +481,7 @@ async def _kill_connection_during_vote_change(storage: Storage, db_url: str) -> 
 
     def before_cursor_execute(*args: Any) -> None:
         nonlocal fired
-        if not fired and str(args[2]).startswith("UPDATE votes"):
+        if not fired and str(args[2]).startswith("INSERT INTO votes"):
             fired = True
             run_isolated(kill_others)
 

@@ -7,6 +7,7 @@ presses a button and reads what the bot sent back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Update
 from telegram.ext import Application
 
 from bot import messages
@@ -29,7 +29,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.logs import RedactSecrets, configure_logging
 from bot.matcher import Matcher
 from bot.storage import Storage
-from handlers.app import build_application
+from handlers.app import running
 from handlers.common import SERVICES
 from tests.conftest import CONTRACT_IDS
 from tests.fake_telegram import (
@@ -101,27 +101,12 @@ def cfg(fake: FakeTelegram, db_path: Path) -> Config:
 async def serving(
     cfg: Config, kb: KnowledgeBase
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
-    """The bot as `distriktsbot run` wires it, polling the stand-in, on this event loop.
-
-    post_init/post_shutdown only run by themselves under run_polling, so they are called here.
-    """
-    app = build_application(cfg, kb)
-    async with app:
-        assert app.post_init is not None and app.post_shutdown is not None
-        await app.post_init(app)
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        try:
-            yield app
-        finally:
-            if app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-            await app.post_shutdown(app)
+    """The bot as `distriktsbot run` wires it (its own polling loop and the update pipeline),
+    polling the stand-in, on this event loop."""
+    async with running(cfg, kb) as started:
+        assert started is not None
+        app, _poller = started
+        yield app
 
 
 @pytest.fixture
@@ -385,8 +370,9 @@ async def test_did_you_mean_buttons_lead_to_the_topic(
 async def test_unanswerable_question_is_admitted_and_logged(
     bot: tuple[FakeTelegram, Any], db_path: Path
 ) -> None:
-    fake, _ = bot
+    fake, app = bot
     reply = await voter(fake).say("Hva mener dere om abort?")
+    await app.bot_data[SERVICES].dialogue.drain()  # logged off the reply path
     assert "vet jeg" in text_of(reply)
     assert text_of(reply) == messages.DONT_KNOW
     assert "Enig" not in [label for label, _ in reply.buttons()]
@@ -486,6 +472,7 @@ async def test_raw_user_id_is_never_stored(bot: tuple[FakeTelegram, Any], db_pat
         await kari.press(answer, "Enig")
         await kari.press(answer, "Uenig")
     await kari.say("Hva mener dere om abort?")
+    await app.bot_data[SERVICES].dialogue.drain()  # the question is logged off the reply path
 
     rows = _all_rows(db_path)
     assert rows["votes"] and rows["unanswered_questions"]
@@ -632,17 +619,45 @@ async def test_newsletter_button_in_a_group_never_subscribes_the_group(
     bot: tuple[FakeTelegram, Any], db_path: Path
 ) -> None:
     """One member's click must not send party newsletters to everyone in a group: the
-    newsletter is a personal opt-in. (Delivering to the member's private chat, or not offering
-    the button in groups, would both be fine.)"""
+    newsletter is a personal opt-in. The vote's reply goes to the member privately."""
     fake, _ = bot
     group = fake.group(-100_200_300, "Bygdelaget")
     kari = Voter(fake, fake.user(1001, "Kari"), chat=group)
     answer = await kari.say(f"@{fake.bot_username} blir ferja billigere?")
-    thanks = await kari.press(answer, "Enig")
-    if any(data == "nb" for _, data in thanks.buttons()):
-        await kari.press_data(thanks, "nb")
+    fake.click(kari.user, answer, "Enig")
+    thanks = await fake.next_message(kari.user.id)
+    assert text_of(thanks).startswith(AGREE_THANKS)
+    assert messages.BUTTON_SUBSCRIBE not in [label for label, _ in thanks.buttons()]
     async with open_storage(db_path) as storage:
         assert group.id not in await storage.subscribers.chat_ids()
+
+
+async def test_a_vote_in_a_group_is_never_posted_to_the_group(
+    bot: tuple[FakeTelegram, Any], db_path: Path
+) -> None:
+    """Break 8: a vote's reply ("Takk for din tilbakemelding!", "Svaret ditt er endret …") told
+    the whole group how a member voted. Now it goes to the member's private chat, and the
+    button press is answered with a short notice; a member who never started the bot gets only
+    the notice."""
+    fake, _ = bot
+    group = fake.group(-100_200_300, "Bygdelaget")
+    kari = Voter(fake, fake.user(1001, "Kari"), chat=group)
+    answer = await kari.say(f"@{fake.bot_username} blir ferja billigere?")
+
+    fake.click(kari.user, answer, "Enig")
+    thanks = await fake.next_message(kari.user.id)
+    assert text_of(thanks).startswith(AGREE_THANKS)
+    notice = await fake.wait_for("answerCallbackQuery")
+    assert notice.params.get("text") == messages.VOTE_SENT_PRIVATELY
+
+    fake.block(kari.user.id)  # as if Kari had never started the bot: no private chat
+    fake.click(kari.user, answer, "Uenig")
+    notice = await fake.wait_for("answerCallbackQuery")
+    assert notice.params.get("text") == messages.VOTE_STORED_QUIETLY
+    await fake.assert_no_message(group.id)
+    async with open_storage(db_path) as storage:
+        [opinion] = await storage.votes.opinions()
+        assert (opinion.agree, opinion.disagree) == (0, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -785,6 +800,15 @@ async def test_unknown_command_in_private(bot: tuple[FakeTelegram, Any]) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def _rename_table(db_path: Path, old: str, new: str) -> None:
+    con = sqlite3.connect(db_path, timeout=30)
+    try:
+        con.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        con.commit()
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("how", ["storage-closed", "table-missing"])
 async def test_database_down_is_polite_and_questions_still_work(
     bot: tuple[FakeTelegram, Any], kb: KnowledgeBase, db_path: Path, how: str
@@ -796,12 +820,8 @@ async def test_database_down_is_polite_and_questions_still_work(
 
     if how == "storage-closed":
         await app.bot_data[SERVICES].storage.close()
-    else:
-        await app.bot_data[SERVICES].dialogue.flush_counts()  # see below
-        con = sqlite3.connect(db_path)
-        con.execute("ALTER TABLE votes RENAME TO votes_away")
-        con.commit()
-        con.close()
+    else:  # in a thread: blocking the bot's event loop mid-transaction would deadlock SQLite
+        await asyncio.to_thread(_rename_table, db_path, "votes", "votes_away")
 
     broadband = await kari.say("Hva med bredbånd?")
     assert_answer(broadband, kb, "bredband")
@@ -814,13 +834,7 @@ async def test_database_down_is_polite_and_questions_still_work(
     assert text_of(await kari.say("Hva mener dere om abort?")) == messages.DONT_KNOW
 
     if how == "table-missing":
-        # the raw sqlite3 call below blocks this event loop, which the bot shares: let the bot's
-        # background counter writes finish first, or their COMMIT waits for the loop
-        await app.bot_data[SERVICES].dialogue.flush_counts()
-        con = sqlite3.connect(db_path)
-        con.execute("ALTER TABLE votes_away RENAME TO votes")
-        con.commit()
-        con.close()
+        await asyncio.to_thread(_rename_table, db_path, "votes_away", "votes")
     async with open_storage(db_path) as storage:
         opinions = {o.topic_id: (o.agree, o.disagree) for o in await storage.votes.opinions()}
     assert opinions == {"fergetakster": (1, 0)}
@@ -888,7 +902,10 @@ async def test_token_never_appears_in_logs(
     async with serving(cfg, kb) as _app:
         logging.getLogger("httpx").info(
             "HTTP Request: POST %s/getMe", f"{cfg.telegram.base_url}{cfg.telegram.token}"
-        )
+        )  # dropped: HTTP clients log below WARNING only request URLs
+        logging.getLogger("telegram.ext").warning(
+            "failed: POST %s/getMe", f"{cfg.telegram.base_url}{cfg.telegram.token}"
+        )  # kept, redacted
         kari = voter(fake)
         answer = await kari.say(FERRY_QUESTION)
         await kari.press(answer, "Enig")

@@ -44,10 +44,12 @@ from bot.storage.unanswered import (
     Unanswered,
     UnansweredQuestion,
 )
+from bot.storage.updates import Claim, Updates
 from bot.storage.votes import TopicOpinion, VoteOutcome, Votes
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "Claim",
     "Count",
     "ForgetResult",
     "GroupState",
@@ -86,6 +88,7 @@ class Storage:
         self.unanswered = Unanswered(db)
         self.stats = Stats(db)
         self.knowledge_version = KnowledgeVersions(db)
+        self.updates = Updates(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:
@@ -94,6 +97,11 @@ class Storage:
         Raises :class:`StorageError` if the database cannot be reached or migrated.
         """
         return cls(await Database.open(url, migrate=migrate))
+
+    async def check_writable(self) -> None:
+        """Raise StorageError unless the database accepts writes (a read-only SQLite file, a
+        read-only replica, missing permissions), so it is noticed at start, not at a vote."""
+        await self.db.check_writable()
 
     async def close(self) -> None:
         """Close all connections.  Further calls raise :class:`StorageError`."""

@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, make_url
@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from bot.storage.schema import Base
+from bot.storage.schema import Base, ProcessedUpdateRow, utcnow
 
 logger = logging.getLogger("bot.storage")
 
@@ -256,6 +256,20 @@ class Database:
         except DB_ERRORS as exc:
             raise StorageError(
                 f"cannot close the database connections ({self.safe_url}): "
+                f"{describe_exception(exc, self._password)}"
+            ) from exc
+
+    async def check_writable(self) -> None:
+        """Write a probe row and roll it back; raises StorageError if the database refuses."""
+        try:
+            async with self.engine.connect() as conn, conn.begin() as tx:
+                await conn.execute(
+                    insert(ProcessedUpdateRow).values(update_id=-1, done=False, claimed_at=utcnow())
+                )
+                await tx.rollback()
+        except DB_ERRORS as exc:
+            raise StorageError(
+                f"the database at {self.safe_url} does not accept writes: "
                 f"{describe_exception(exc, self._password)}"
             ) from exc
 

@@ -85,6 +85,13 @@ class VoteRow(Base):
     agree: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The Telegram update the stored opinion came from: a press handled late (another process,
+    # a redelivery) never overwrites a later one. NULL for votes without an update (console).
+    update_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The opinion before the last write (NULL: the row was just inserted), so one
+    # INSERT … ON CONFLICT DO UPDATE … RETURNING tells new, unchanged and changed apart.
+    previous_agree: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    previous_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SubscriberRow(Base):
@@ -153,3 +160,14 @@ class KnowledgeVersionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
     version: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProcessedUpdateRow(Base):
+    """A Telegram update this bot has taken on (``done`` once handled): duplicates, whether
+    redelivered by Telegram or received by two processes, are handled once."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

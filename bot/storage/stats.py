@@ -10,6 +10,7 @@ vote adds one on its day, a changed vote moves one from the old side's day to to
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -119,6 +120,16 @@ class Stats:
         day = day or datetime.now(UTC).date()
         async with self._db.unit_of_work("count an answer") as conn:
             await add_to_counter(self._db, conn, kind, topic_id, day)
+
+    async def bump_many(self, counts: Mapping[tuple[Count, str], int]) -> None:
+        """Add to several of today's counters at once (one unit of work)."""
+        day = datetime.now(UTC).date()
+        for _, topic_id in counts:
+            if len(topic_id) > TOPIC_ID_MAX_LENGTH:
+                raise ValueError(f"topic_id must be at most {TOPIC_ID_MAX_LENGTH} characters")
+        async with self._db.unit_of_work("count answers") as conn:
+            for (kind, topic_id), n in sorted(counts.items()):
+                await add_to_counter(self._db, conn, kind, topic_id, day, n)
 
     async def period(self, start: date, end: date) -> PeriodFigures:
         """Counters and opinions for the days start..end (inclusive, UTC)."""

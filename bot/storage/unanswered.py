@@ -64,21 +64,32 @@ class Unanswered:
         self, text: str, user_key: str | None = None, kind: Missed = Missed.DECLINED
     ) -> None:
         """Remember a question the bot could not answer (stripped, at most 500 characters)."""
-        if user_key is not None:
-            check_user_key(user_key)
-        question = text.strip()[:QUESTION_MAX_LENGTH].rstrip()
-        if not question:
-            return
-        async with self._db.unit_of_work("log an unanswered question") as conn:
-            await conn.execute(
-                insert(UnansweredQuestionRow).values(
-                    text=question,
-                    normalized_text=normalize_question(question),
-                    user_key=user_key,
-                    created_at=utcnow(),
-                    kind=kind.value,
+        await self.log_many([(text, user_key, kind)])
+
+    async def log_many(self, questions: Sequence[tuple[str, str | None, Missed]]) -> None:
+        """Remember several questions in one statement (concurrent voters, one round trip)."""
+        now = utcnow()
+        rows = []
+        for text, user_key, kind in questions:
+            if user_key is not None:
+                check_user_key(user_key)
+            # NUL is refused by PostgreSQL in text columns; lone surrogates by every encoder
+            text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+            question = text.strip()[:QUESTION_MAX_LENGTH].rstrip()
+            if question:
+                rows.append(
+                    {
+                        "text": question,
+                        "normalized_text": normalize_question(question),
+                        "user_key": user_key,
+                        "created_at": now,
+                        "kind": kind.value,
+                    }
                 )
-            )
+        if not rows:
+            return
+        async with self._db.unit_of_work("log unanswered questions") as conn:
+            await conn.execute(insert(UnansweredQuestionRow).values(rows))
 
     async def most_asked(self, limit: int = 50) -> list[UnansweredQuestion]:
         """Unanswered questions grouped by normalized text, most frequent first, then most recent.

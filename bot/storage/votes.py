@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.storage.engine import Database
 from bot.storage.pseudonym import check_user_key
@@ -18,6 +19,7 @@ class VoteOutcome(enum.Enum):
     NEW = "new"
     UNCHANGED = "unchanged"
     CHANGED = "changed"
+    SUPERSEDED = "superseded"  # a later press of the same person is already stored
 
 
 @dataclass(frozen=True)
@@ -38,52 +40,66 @@ class Votes:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, user_key: str, topic_id: str, agree: bool) -> VoteOutcome:
+    async def record(
+        self, user_key: str, topic_id: str, agree: bool, update_id: int | None = None
+    ) -> VoteOutcome:
         """Store the opinion of ``user_key`` on ``topic_id``; one vote per user and topic.
 
         Returns NEW for a first vote, UNCHANGED when the same opinion is repeated (nothing is
-        counted twice) and CHANGED when the user switched sides.  Safe under concurrency: the
-        unique constraint arbitrates, and the insert never fails on a duplicate.
+        counted twice) and CHANGED when the user switched sides. ``update_id`` is the Telegram
+        update the press came in: a press from an earlier update than the stored one (handled
+        late, e.g. by another process) changes nothing and returns SUPERSEDED, so the last
+        press always wins. One upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``), plus the
+        opinion counters when the vote is new or changed; safe under concurrency, the unique
+        constraint arbitrates.
         """
         check_user_key(user_key)
         check_topic_id(topic_id)
         agree = bool(agree)
         now = utcnow()
+        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        stmt = insert(VoteRow).values(
+            user_key=user_key,
+            topic_id=topic_id,
+            agree=agree,
+            created_at=now,
+            updated_at=now,
+            update_id=update_id,
+            previous_agree=None,
+            previous_updated_at=None,
+        )
+        new = stmt.excluded
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["user_key", "topic_id"],
+            set_={
+                "agree": new.agree,
+                # the stored opinion before this write, and when it was given
+                "previous_agree": VoteRow.agree,
+                "previous_updated_at": VoteRow.updated_at,
+                # a repeated opinion keeps the day it was given
+                "updated_at": case((VoteRow.agree == new.agree, VoteRow.updated_at), else_=now),
+                "update_id": func.coalesce(new.update_id, VoteRow.update_id),
+            },
+            where=or_(
+                new.update_id.is_(None),
+                VoteRow.update_id.is_(None),
+                VoteRow.update_id <= new.update_id,
+            ),
+        ).returning(VoteRow.previous_agree, VoteRow.previous_updated_at)
         async with self._db.unit_of_work("record a vote") as conn:
-            insert_stmt: Executable = self._db.insert_ignoring_conflict(
-                VoteRow,
-                {
-                    "user_key": user_key,
-                    "topic_id": topic_id,
-                    "agree": agree,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                ("user_key", "topic_id"),
-            ).returning(VoteRow.id)
-            inserted = (await conn.execute(insert_stmt)).scalar_one_or_none()
-            if inserted is not None:
+            row = (await conn.execute(upsert)).one_or_none()
+            if row is None:
+                return VoteOutcome.SUPERSEDED
+            previous, previous_at = row
+            # the per-day opinion counters (/statistikk) follow the vote in its own transaction:
+            # each current vote is counted once, on the day it was last given
+            if previous is None:
                 await add_to_counter(self._db, conn, vote_count(agree), topic_id, day_of(now))
                 return VoteOutcome.NEW
-            # A vote exists (possibly committed a moment ago by a concurrent call).  Flip it
-            # only if it differs (the row is locked for that on PostgreSQL), and move the
-            # opinion counter from the old vote's day and side to today's new side.
-            old = (
-                await conn.execute(
-                    select(VoteRow.agree, VoteRow.updated_at)
-                    .where(VoteRow.user_key == user_key, VoteRow.topic_id == topic_id)
-                    .with_for_update()
-                )
-            ).one_or_none()
-            if old is None or bool(old.agree) == agree:
+            if bool(previous) == agree:
                 return VoteOutcome.UNCHANGED
-            await conn.execute(
-                update(VoteRow)
-                .where(VoteRow.user_key == user_key, VoteRow.topic_id == topic_id)
-                .values(agree=agree, updated_at=now)
-            )
             await add_to_counter(
-                self._db, conn, vote_count(not agree), topic_id, day_of(old.updated_at), -1
+                self._db, conn, vote_count(not agree), topic_id, day_of(previous_at or now), -1
             )
             await add_to_counter(self._db, conn, vote_count(agree), topic_id, day_of(now))
             return VoteOutcome.CHANGED

@@ -1,0 +1,56 @@
+"""Write many small things in one statement: a batcher for concurrent writes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+class Batcher(Generic[K, R]):
+    """Collects items submitted while a batch is being written and writes them in one call.
+
+    At most one call runs at a time: under load, items pile up behind it and the next call
+    takes them all, so the database sees one statement per batch instead of one per item."""
+
+    def __init__(self, run: Callable[[list[K]], Awaitable[dict[K, R]]]) -> None:
+        self._run = run
+        self._pending: list[tuple[K, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, item: K) -> asyncio.Future[R]:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._run([item for item, _ in batch])
+                except Exception as exc:  # every waiter learns of the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                            future.exception()  # retrieved here: a waiter may have timed out
+                    continue
+                for item, future in batch:
+                    if not future.done():
+                        future.set_result(results[item])
+        finally:
+            self._task = None
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    async def wait_idle(self) -> None:
+        """Wait until everything submitted so far is written (or failed)."""
+        while self._task is not None:
+            await asyncio.wait({self._task})
