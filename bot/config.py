@@ -67,6 +67,18 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastConfig:
+    """The newsletter's sending (issue 7b)."""
+
+    # messages per second for the whole bot (voters' replies included); Telegram allows ~30
+    messages_per_second: int = 29
+    # newsletter messages in flight at once (Telegram's round trip, not the rate, needs this)
+    concurrency: int = 4
+    # how often the admin's progress message is updated
+    progress_seconds: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -75,6 +87,7 @@ class Config:
     links: LinksConfig = field(default_factory=LinksConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     log_level: str = "INFO"
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
 
     def knowledge_path(self) -> Path:
@@ -131,6 +144,13 @@ def _validate(cfg: Config) -> None:
             "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://, got "
             f"{scheme}://…"
         )
+    for key, value, low, high in (
+        ("broadcast.messages_per_second", cfg.broadcast.messages_per_second, 1, 1000),
+        ("broadcast.concurrency", cfg.broadcast.concurrency, 1, 64),
+        ("broadcast.progress_seconds", cfg.broadcast.progress_seconds, 1, 600),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: must be {low}-{high}, got {value}")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}"

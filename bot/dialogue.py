@@ -13,7 +13,7 @@ from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.normalize import MAX_QUESTION_CHARS, clean, words
-from bot.reply import Action, Block, BlockKind, Do, Reply
+from bot.reply import ADMIN_ACTIONS, Action, Block, BlockKind, Do, Reply
 from bot.storage import Storage, StorageError, VoteOutcome, pseudonymize
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class Dialogue:
     async def press(self, person: Person, data: str | None) -> Reply:
         """Handle an action sent back by a button (data as produced by Action.encode)."""
         parsed = Action.decode(data)
-        if parsed is None:
+        if parsed is None or parsed[0] in ADMIN_ACTIONS:  # admins' buttons are not handled here
             log.info("ignored malformed action data %r", (data or "")[:80])
             return self.menu_reply(messages.UNKNOWN_BUTTON, tags=frozenset({"bad-action"}))
         do, topic_id = parsed
@@ -267,7 +267,9 @@ class Dialogue:
         try:
             storage = self._storage()
             result = await storage.forget(self.key(person))
-            unsubscribed = await storage.subscribers.unsubscribe(self.newsletter_key(person))
+            unsubscribed = await storage.subscribers.unsubscribe(
+                self.newsletter_key(person), forget=True
+            )
         except StorageError as exc:
             log.warning("forget failed: %s", exc)
             return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))

@@ -40,9 +40,18 @@ class Do(StrEnum):
     SUBSCRIBE = "nb"  # opt in to the newsletter
     SHARE = "del"  # a ready-to-forward text for a topic
     LINK = "url"  # open a link (never sent back by a user)
+    # the newsletter's admin buttons; their argument is a broadcast number
+    BROADCAST_SEND = "kks"
+    BROADCAST_TEST = "kkt"
+    BROADCAST_CANCEL = "kkx"
+    BROADCAST_RESEND = "kkr"
 
 
 _NEEDS_TOPIC = {Do.TOPIC, Do.AGREE, Do.DISAGREE, Do.SHARE}
+_NEEDS_NUMBER = {Do.BROADCAST_SEND, Do.BROADCAST_TEST, Do.BROADCAST_CANCEL, Do.BROADCAST_RESEND}
+ADMIN_ACTIONS = frozenset(_NEEDS_NUMBER)
+"""Actions only admins may take: the core checks who pressed, every time (data can be forged)."""
+_NUMBER_MAX_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,14 @@ class Action:
     label: str
     topic_id: str | None = None
     url: str | None = None
+    number: int | None = None  # what an admin action acts on (a broadcast)
 
     def encode(self) -> str:
-        """The short string a button carries back ("ja:fergetakster", "m")."""
-        data = f"{self.do.value}:{self.topic_id}" if self.topic_id else self.do.value
+        """The short string a button carries back ("ja:fergetakster", "m", "kks:12")."""
+        if self.number is not None:
+            data = f"{self.do.value}:{self.number}"
+        else:
+            data = f"{self.do.value}:{self.topic_id}" if self.topic_id else self.do.value
         if len(data.encode()) > MAX_ACTION_BYTES:  # topic ids are at most 40 characters
             raise ValueError(f"action data too long: {data!r}")
         return data
@@ -71,6 +84,13 @@ class Action:
             return None
         if do is Do.LINK:
             return None
+        if do in _NEEDS_NUMBER:
+            if (
+                not (topic_id.isascii() and topic_id.isdigit())
+                or len(topic_id) > _NUMBER_MAX_DIGITS
+            ):
+                return None
+            return do, topic_id
         if do in _NEEDS_TOPIC:
             if not TOPIC_ID.match(topic_id):
                 return None

@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.newsletter import Newsletter
 from bot.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Services:
     knowledge_path: Path
     storage: Storage | None
     dialogue: Dialogue
+    newsletter: Newsletter | None = None  # the admins' /kringkast (needs the database)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -90,7 +92,10 @@ async def build_services(
         engage_url=cfg.links.engage or None,
         bot_username=bot_username,
     )
-    return Services(config=cfg, knowledge_path=path, storage=store, dialogue=dialogue)
+    newsletter = Newsletter(store.outbox, cfg.admins) if store is not None else None
+    return Services(
+        config=cfg, knowledge_path=path, storage=store, dialogue=dialogue, newsletter=newsletter
+    )
 
 
 @asynccontextmanager

@@ -32,9 +32,11 @@ from bot.config import Config
 from bot.dialogue import COMMAND_NAMES, COMMANDS
 from bot.knowledge import KnowledgeBase
 from bot.logs import configure_logging
+from bot.newsletter import Pace
 from bot.services import StorageMode, build_services
 from bot.storage import StorageError
 from handlers.aiohttp_request import AiohttpRequest
+from handlers.broadcast import MeteredRequest, register_broadcast, start_worker, stop_worker
 from handlers.common import SERVICES
 from handlers.errors import on_error
 from handlers.inline import on_inline
@@ -64,9 +66,10 @@ def _file_url(base_url: str) -> str:
 
 def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, Any, Any, Any, Any]:
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        app.bot_data[SERVICES] = await build_services(
+        app.bot_data[SERVICES] = services = await build_services(
             cfg, kb, storage=StorageMode.REQUIRED, bot_username=app.bot.username
         )
+        await start_worker(app, services, pace)
         await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS.items()])
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
@@ -74,10 +77,13 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         log.info("started as @%s with %d topics", app.bot.username, len(kb.topics))
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await stop_worker(app)
         services = app.bot_data.pop(SERVICES, None)
         if services is not None:
             await services.close()
 
+    # Telegram's ~30 messages/s, shared: voters' replies are noted, the newsletter takes the rest
+    pace = Pace(cfg.broadcast.messages_per_second)
     app = (
         ApplicationBuilder()
         .token(cfg.telegram.token)
@@ -87,7 +93,7 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> Application[Any, Any, A
         .concurrent_updates(CONCURRENT_UPDATES)
         # bounded: under a burst, updates wait at Telegram instead of in this process's memory
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .request(AiohttpRequest(connection_pool_size=CONCURRENT_UPDATES))
+        .request(MeteredRequest(pace, connection_pool_size=CONCURRENT_UPDATES))
         .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=5.0))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -101,6 +107,9 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     new = filters.UpdateType.MESSAGE
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # The newsletter's /kringkast and its buttons (issue 7b), before the voters' catch-alls.
+    # TODO(lead, at merge): fold these into the admin command table of issue 7a (bot/admin.py).
+    register_broadcast(app)
     app.add_handler(CommandHandler(list(COMMAND_NAMES), on_command, filters=new))
     app.add_handler(MessageHandler(new & filters.COMMAND & private, on_command))
     addressed = filters.Entity("mention") | filters.REPLY

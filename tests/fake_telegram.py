@@ -24,6 +24,7 @@ HTML text is rejected (Telegram silently keeps it), so escaping bugs surface in 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import http.client
@@ -539,6 +540,13 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return fields
 
 
+def _counts_toward_limit(method: str) -> bool:
+    """Methods that put a message in a chat: what Telegram's ~30 messages/s limit counts."""
+    return (method.startswith("send") and method != "sendChatAction") or method.startswith(
+        ("editMessage", "copyMessage", "forwardMessage")
+    )
+
+
 def _dechunk(rfile: Any) -> bytes:
     body = bytearray()
     while True:
@@ -623,11 +631,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _envelope(status: int, result: Any = None, description: str | None = None) -> bytes:
+def _envelope(
+    status: int,
+    result: Any = None,
+    description: str | None = None,
+    parameters: JSONDict | None = None,
+) -> bytes:
     if status == 200:
         body: JSONDict = {"ok": True, "result": result}
     else:
         body = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            body["parameters"] = parameters
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
@@ -714,6 +729,10 @@ class FakeTelegram:
 
         self._floor = 0  # calls before this index are ignored by wait_for
         self._consumed: set[int] = set()
+
+        # opt-in: Telegram's overall flood limit (see limit_rate)
+        self._rate_limit: tuple[int, int] | None = None
+        self._rate_times: collections.deque[float] = collections.deque()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -845,6 +864,25 @@ class FakeTelegram:
     def unblock(self, user_id: int) -> None:
         with self._cond:
             self._blocked.discard(user_id)
+
+    def limit_rate(self, per_second: int | None = 30, retry_after: int = 1) -> None:
+        """Opt in to Telegram's overall flood limit: a message (send*, edit*, copy, forward)
+        beyond ``per_second`` in any one-second window is refused with 429 Too Many Requests
+        and ``parameters.retry_after``. ``None`` switches it off again."""
+        with self._cond:
+            self._rate_limit = None if per_second is None else (per_second, retry_after)
+            self._rate_times.clear()
+
+    def _check_rate(self, method: str) -> None:
+        if self._rate_limit is None or not _counts_toward_limit(method):
+            return
+        per_second, retry_after = self._rate_limit
+        now = time.monotonic()
+        while self._rate_times and self._rate_times[0] <= now - 1.0:
+            self._rate_times.popleft()
+        if len(self._rate_times) >= per_second:
+            raise _ApiError(429, f"Too Many Requests: retry after {retry_after}")
+        self._rate_times.append(now)
 
     # ---------------------------------------------------------------- incoming updates
 
@@ -1268,7 +1306,11 @@ class FakeTelegram:
             return 400, _envelope(400, description=problem), json_type
         method = _METHODS_BY_LOWER.get(match.group(2).lower()) or match.group(2)
         status, result, description = self._api_call(method, params)
-        return status, _envelope(status, result, description), json_type
+        parameters = None
+        if status == 429 and description:  # Telegram says how long to wait
+            wait = re.search(r"retry after (\d+)", description)
+            parameters = {"retry_after": int(wait.group(1))} if wait else None
+        return status, _envelope(status, result, description, parameters), json_type
 
     def _serve_file(self, rest: str) -> tuple[int, bytes, str]:
         token, _, file_path = rest.partition("/")
@@ -1307,6 +1349,7 @@ class FakeTelegram:
             try:
                 if method not in _METHODS_BY_LOWER.values():
                     raise _ApiError(404, "Not Found: method not found")
+                self._check_rate(method)
                 self._check_chat(params)
                 call.result = getattr(self, f"_api_{method}")(params, call)
                 call.ok = True

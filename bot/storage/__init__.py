@@ -23,6 +23,7 @@ from bot.storage.engine import (
     head_revision,
     upgrade_database,
 )
+from bot.storage.outbox import Outbox
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
 from bot.storage.subscribers import Subscribers
@@ -58,6 +59,7 @@ class Storage:
         self.votes = Votes(db)
         self.subscribers = Subscribers(db)
         self.unanswered = Unanswered(db)
+        self.outbox = Outbox(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:
