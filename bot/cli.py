@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true", help="the figures as JSON")
     add("run", "run the Telegram bot")
+    bc = add("broadcast", "send a newsletter (a file of Telegram HTML) to every subscriber")
+    bc.add_argument("file", nargs="?", help="the newsletter text; HTML as in /kringkast")
+    bc.add_argument("--yes", "-y", action="store_true", help="send without asking first")
+    bc.add_argument(
+        "--resume", action="store_true", help="finish the newsletter being sent (after a crash)"
+    )
     db = add("db", "database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the database migrations")
@@ -232,6 +238,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg.require_for_run()
         kb = _knowledge(args, cfg)
         return run_bot(cfg, kb)
+    if args.command == "broadcast":
+        if cfg.telegram.token == "":
+            cfg.require_for_run()  # names the missing token
+        if bool(args.file) == bool(args.resume):
+            raise CliError("usage: distriktsbot broadcast FILE [--yes] | broadcast --resume")
+        from bot.broadcast_cli import broadcast
+
+        return asyncio.run(broadcast(cfg, _knowledge(args, cfg), args.file, args.yes))
     if args.command == "db":
         if args.db_command != "upgrade":
             raise CliError("usage: distriktsbot db upgrade")

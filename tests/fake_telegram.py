@@ -733,6 +733,8 @@ class FakeTelegram:
         # opt-in: Telegram's overall flood limit (see limit_rate)
         self._rate_limit: tuple[int, int] | None = None
         self._rate_times: collections.deque[float] = collections.deque()
+        # opt-in: answers held back after the call was handled (see delay_responses)
+        self._delays: dict[str, float] = {}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -872,6 +874,17 @@ class FakeTelegram:
         with self._cond:
             self._rate_limit = None if per_second is None else (per_second, retry_after)
             self._rate_times.clear()
+
+    def delay_responses(self, seconds: float, *methods: str) -> None:
+        """Opt in: hold back the answer to ``methods`` (default sendMessage) for ``seconds``
+        after the call took effect, like a slow network: a message is then delivered but not
+        yet confirmed to the bot for a while. ``0`` switches it off."""
+        with self._cond:
+            for method in methods or ("sendMessage",):
+                if seconds > 0:
+                    self._delays[method] = seconds
+                else:
+                    self._delays.pop(method, None)
 
     def _check_rate(self, method: str) -> None:
         if self._rate_limit is None or not _counts_toward_limit(method):
@@ -1306,6 +1319,9 @@ class FakeTelegram:
             return 400, _envelope(400, description=problem), json_type
         method = _METHODS_BY_LOWER.get(match.group(2).lower()) or match.group(2)
         status, result, description = self._api_call(method, params)
+        delay = self._delays.get(method)
+        if delay:
+            time.sleep(delay)
         parameters = None
         if status == 429 and description:  # Telegram says how long to wait
             wait = re.search(r"retry after (\d+)", description)
