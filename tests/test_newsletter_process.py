@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,28 @@ from tests.test_run_process import (
     BotProcess,
     Runner,
     base_config,
-    fake,  # noqa: F401 - the stand-in fixture
-    runner,  # noqa: F401 - the process fixture
     secrets_env,
     wait_until_started,
 )
 
 ADMIN_ID = 5_550_001
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    r = Runner(tmp_path)
+    try:
+        yield r
+    finally:
+        r.cleanup()
+
+
 SUBSCRIBERS = 40
 FIRST_CHAT = 3001
 FOOTER = "Vil du ikke ha flere nyhetsbrev? Skriv /stopp."
@@ -132,8 +148,8 @@ def start_and_send_from_telegram(
     [("run", "sqlite"), ("broadcast", "sqlite"), ("run", "postgresql")],
 )
 def test_broadcast_killed_mid_flight_resumes_without_sending_twice(
-    fake: FakeTelegram,  # noqa: F811
-    runner: Runner,  # noqa: F811
+    fake: FakeTelegram,
+    runner: Runner,
     tmp_path: Path,
     request: pytest.FixtureRequest,
     how: str,
