@@ -12,6 +12,7 @@ the newsletter takes only what they leave of Telegram's ~30 messages per second.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -23,6 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Config
 from bot.newsletter import Answer, Delivery, OutboxWorker, Outcome, Pace, Progress
@@ -42,6 +44,7 @@ COMMAND = "kringkast"
 BUTTON_PATTERN: Final = "^(" + "|".join(sorted(d.value for d in ADMIN_ACTIONS)) + "):"
 NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
 NETWORK_BACKOFF_SECONDS: Final = 5.0
+POST_ATTEMPTS: Final = 10
 WORKER = "newsletter_worker"  # its key in bot_data
 # entities that mean the admin formatted the text with Telegram's own tools (bold, link, …)
 _FORMATTING: Final = frozenset(
@@ -177,7 +180,10 @@ def _not_modified(exc: BadRequest) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that this becomes a timedelta one day
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: int | float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -192,7 +198,7 @@ class TelegramSender:
         try:
             await send_letter(self.bot, chat_id, html)
         except RetryAfter as exc:
-            return Outcome(Delivery.RETRY, retry_after=_seconds(exc.retry_after))
+            return Outcome(Delivery.RETRY, retry_after=_retry_after(exc))
         except Forbidden as exc:
             return Outcome(Delivery.BLOCKED, error=exc.message)
         except TimedOut:
@@ -219,7 +225,7 @@ class TelegramSender:
                 reply_markup=render_keyboard(reply),
             )
         except RetryAfter as exc:
-            self.pace.pause(_seconds(exc.retry_after))
+            self.pace.pause(_retry_after(exc))
         except BadRequest as exc:
             if not _not_modified(exc):
                 log.info("cannot update the progress message: %s", exc.message)
@@ -227,19 +233,22 @@ class TelegramSender:
             log.info("cannot update the progress message: %s", exc.message)
 
     async def post(self, chat_id: int, reply: Reply) -> None:
-        await self.pace.acquire()
-        try:
-            await self.bot.send_message(
-                chat_id,
-                render_html(reply),
-                parse_mode=ParseMode.HTML,
-                reply_markup=render_keyboard(reply),
-            )
-        except RetryAfter as exc:
-            self.pace.pause(_seconds(exc.retry_after))
-            log.warning("the newsletter report was not sent (Telegram asked to wait)")
-        except TelegramError as exc:
-            log.info("cannot send the newsletter report: %s", exc.message)
+        for _ in range(POST_ATTEMPTS):
+            await self.pace.acquire()
+            try:
+                await self.bot.send_message(
+                    chat_id,
+                    render_html(reply),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=render_keyboard(reply),
+                )
+                return
+            except RetryAfter as exc:  # the report matters: wait as told, then again
+                self.pace.pause(_retry_after(exc))
+            except TelegramError as exc:
+                log.info("cannot send the newsletter report: %s", exc.message)
+                return
+        log.warning("the newsletter report was not sent: Telegram kept asking to wait")
 
 
 def _file_url(base_url: str) -> str:
