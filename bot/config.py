@@ -73,7 +73,7 @@ class BroadcastConfig:
     # messages per second for the whole bot (voters' replies included); Telegram allows ~30
     messages_per_second: int = 29
     # newsletter messages in flight at once (Telegram's round trip, not the rate, needs this)
-    concurrency: int = 4
+    concurrency: int = 8
     # how often the admin's progress message is updated
     progress_seconds: int = 3
 

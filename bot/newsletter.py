@@ -20,7 +20,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
@@ -36,6 +36,7 @@ from bot.storage.outbox import (
     Cancelled,
     Claimed,
     Counts,
+    Finished,
     Outbox,
     RowStatus,
     SenderLock,
@@ -187,7 +188,7 @@ class _TelegramHtml(HTMLParser):
 def compose(text: str) -> Composed:
     """Check what an admin wrote and build the newsletter exactly as subscribers will get it."""
     parser = _TelegramHtml()
-    parser.feed(text.strip())
+    parser.feed(text)
     parser.close()
     problems = list(parser.problems)
     for tag, line in parser.open:
@@ -443,18 +444,25 @@ class Pace:
     """At most ``per_second`` messages in any one-second window, counted from what this process
     really sends: voters' replies are noted as they go out (`note`, never delayed) and the
     newsletter waits for the room they leave (`acquire`), spaced evenly rather than in bursts.
-    A 429 from Telegram pauses every newsletter message (`pause`) and lowers the pace a little;
-    it recovers step by step after a quiet minute."""
+    A 429 from Telegram pauses every newsletter message (`pause`); 429s that keep coming lower
+    the pace by one message per second each time, and each quiet ten seconds give one back, up
+    to the configured pace."""
 
     WINDOW: Final = 1.0
-    RECOVER_AFTER: Final = 60.0
+    RECOVER_AFTER: Final = 10.0
 
-    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_second: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
         self.ceiling = per_second
         self.per_second = per_second
         self._clock = clock
+        self._sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
         self._last = float("-inf")
         self._paused_until = float("-inf")
@@ -469,9 +477,13 @@ class Pace:
         """Telegram said "retry after": nobody in the outbox sends before then."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + max(seconds, 0.0))
-        if now - self._last_pause > self.WINDOW:  # one step down per episode, not per sender
-            self.per_second = max(1, int(self.per_second * 0.9))
-        self._last_pause = now
+        since = now - self._last_pause
+        # a lone 429 is jitter (messages bunched up on the way): the pause is enough. Another
+        # episode soon after means the pace is too fast for this Telegram: one step down.
+        if self.WINDOW < since <= self.RECOVER_AFTER:
+            self.per_second = max(1, self.per_second - 1)
+        if since > self.WINDOW:
+            self._last_pause = now
 
     @property
     def paused(self) -> bool:
@@ -503,7 +515,7 @@ class Pace:
                     self._sent.append(now)
                     self._last = now
                     return
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
 
 # --------------------------------------------------------------------------------------------
@@ -683,13 +695,17 @@ class OutboxWorker:
             asyncio.create_task(self._lane(broadcast), name=f"newsletter-lane-{i}")
             for i in range(self.concurrency)
         ]
-        progress = asyncio.create_task(self._progress(broadcast, shown), name="newsletter-progress")
+        sent = asyncio.Event()
+        progress = asyncio.create_task(
+            self._progress(broadcast, shown, sent), name="newsletter-progress"
+        )
         try:
             results = await asyncio.gather(*lanes, return_exceptions=True)
         finally:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
+            # told, not cancelled: a unit of work cancelled halfway can leave the database's
+            # connection in the middle of a transaction
+            sent.set()
+            await progress
         for result in results:
             if isinstance(result, StorageError):
                 raise result
@@ -699,16 +715,31 @@ class OutboxWorker:
             log.info("newsletter %d sent", broadcast.id)
 
     async def _lane(self, broadcast: Broadcast) -> None:
-        while not self._stopping:
-            await self.pace.acquire()
-            if self._stopping or not await self.lock.held():
-                return
-            row = await self.outbox.claim(broadcast.id)
-            if row is None:
-                return
-            await self._deliver(broadcast, row)
+        done: Finished | None = None  # the previous row's outcome, recorded with the next claim
+        try:
+            while not self._stopping and await self.lock.held():
+                row = await self.outbox.claim(broadcast.id, done)
+                done = None
+                if row is None:
+                    return
+                # the row is claimed first and the pace waited for after: the database's
+                # latency then never sits between the pace's go and the request, where it would
+                # bunch messages up at Telegram. At most `concurrency` rows wait like this.
+                try:
+                    await self.pace.acquire()
+                except asyncio.CancelledError:
+                    await asyncio.shield(self.outbox.release(row.id))  # certainly not sent
+                    raise
+                if self._stopping:
+                    await self.outbox.release(row.id)
+                    return
+                done = await self._deliver(broadcast, row)
+        finally:
+            if done is not None:
+                await self._record(done)
 
-    async def _deliver(self, broadcast: Broadcast, row: Claimed) -> None:
+    async def _deliver(self, broadcast: Broadcast, row: Claimed) -> Finished | None:
+        """Send one row; its outcome, or None if it was given back unsent."""
         while True:
             try:
                 outcome = await self.sender.deliver(row.chat_id, broadcast.html)
@@ -718,32 +749,34 @@ class OutboxWorker:
                 log.exception("newsletter delivery failed unexpectedly")
                 outcome = Outcome(Delivery.UNKNOWN, error=type(exc).__name__)
             if outcome.delivery is not Delivery.RETRY:
-                break
+                return Finished(row, _ROW_STATUS[outcome.delivery], outcome.error)
             # certainly not delivered: wait as told, then the same row again
             self.pace.pause(outcome.retry_after)
             if self._stopping:
                 await self.outbox.release(row.id)
-                return
+                return None
             try:
                 await self.pace.acquire()
             except asyncio.CancelledError:
                 await asyncio.shield(self.outbox.release(row.id))
                 raise
-        status = _ROW_STATUS[outcome.delivery]
+
+    async def _record(self, done: Finished) -> None:
         for attempt in range(3):
             try:
-                await self.outbox.finish(row, status, outcome.error)
+                await asyncio.shield(self.outbox.finish(done))
                 return
             except StorageError as exc:
                 # left "sending", the row would become "unknown": never sent twice
                 log.warning("newsletter delivery not recorded (attempt %d): %s", attempt + 1, exc)
                 await asyncio.sleep(0.5 * (attempt + 1))
 
-    async def _progress(self, broadcast: Broadcast, shown: _Shown) -> None:
-        while True:
+    async def _progress(self, broadcast: Broadcast, shown: _Shown, sent: asyncio.Event) -> None:
+        while not sent.is_set():
             with contextlib.suppress(StorageError):
                 await self._show_progress(broadcast, shown)
-            await asyncio.sleep(self.progress_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sent.wait(), self.progress_seconds)
 
     async def _show_progress(self, broadcast: Broadcast, shown: _Shown) -> None:
         current = await self.outbox.get(broadcast.id) or broadcast

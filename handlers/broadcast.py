@@ -11,6 +11,7 @@ the newsletter takes only what they leave of Telegram's ~30 messages per second.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -215,7 +216,9 @@ class TelegramSender:
         return Outcome(Delivery.SENT)
 
     async def show(self, chat_id: int, message_id: int, reply: Reply) -> None:
-        await self.pace.acquire()
+        # counted like a voter's reply, not queued behind the newsletter: it is one message
+        # every few seconds, and a progress that waits for the whole outbox shows nothing
+        self.pace.note()
         try:
             await self.bot.edit_message_text(
                 render_html(reply),
@@ -234,7 +237,7 @@ class TelegramSender:
 
     async def post(self, chat_id: int, reply: Reply) -> None:
         for _ in range(POST_ATTEMPTS):
-            await self.pace.acquire()
+            self.pace.note()
             try:
                 await self.bot.send_message(
                     chat_id,
@@ -245,6 +248,7 @@ class TelegramSender:
                 return
             except RetryAfter as exc:  # the report matters: wait as told, then again
                 self.pace.pause(_retry_after(exc))
+                await asyncio.sleep(_retry_after(exc))
             except TelegramError as exc:
                 log.info("cannot send the newsletter report: %s", exc.message)
                 return

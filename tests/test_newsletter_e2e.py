@@ -13,13 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from telegram.ext import Application
 
 from bot import messages
 from bot.config import BroadcastConfig, Config
 from bot.knowledge import KnowledgeBase, load_knowledge
 from tests.fake_telegram import FakeTelegram, SentMessage
-from tests.test_telegram_e2e import FERRY_QUESTION, Voter, make_config, serving, text_of, voter
+from tests.test_telegram_e2e import (
+    FERRY_QUESTION,
+    Voter,
+    make_config,
+    open_storage,
+    serving,
+    text_of,
+    voter,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_ID = 5_550_001
@@ -321,11 +330,15 @@ async def test_unknown_ones_are_resent_only_when_the_admin_asks(
     assert first.buttons() == []
     # as a crash mid-flight leaves it (the process test does the real crash): Ola's row was in
     # flight, so the sender that took over marked it unknown and has yet to report
-    con = sqlite3.connect(db_path)
-    with con:
-        con.execute("UPDATE outbox SET status = 'unknown' WHERE chat_id = ?", (ola.chat_id,))
-        con.execute("UPDATE broadcasts SET reported = 0")
-    con.close()
+    async with open_storage(db_path) as storage:
+        while not (await storage.outbox.get(1)).reported:  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+        async with storage.db.unit_of_work("simulate a crash") as conn:
+            await conn.execute(
+                text("UPDATE outbox SET status = 'unknown' WHERE chat_id = :chat"),
+                {"chat": ola.chat_id},
+            )
+            await conn.execute(text("UPDATE broadcasts SET reported = false"))
     again = await report(boss)
     assert "Ukjent: 1" in text_of(again) and messages.NEWSLETTER_UNKNOWN_EXPLAINED in text_of(again)
     await asyncio.sleep(1.5)

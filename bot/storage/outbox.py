@@ -146,6 +146,19 @@ _BROADCAST_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Finished:
+    """How sending a claimed row ended."""
+
+    row: Claimed
+    status: RowStatus
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in FINAL_ROW_STATUSES:
+            raise ValueError(f"not a final outbox status: {self.status}")
+
+
 def _broadcast(row: Row[*tuple[Any, ...]]) -> Broadcast:
     return Broadcast(
         id=int(row.id),
@@ -375,9 +388,12 @@ class Outbox:
             ).all()
         return len(rows)
 
-    async def claim(self, broadcast_id: int) -> Claimed | None:
+    async def claim(self, broadcast_id: int, finished: Finished | None = None) -> Claimed | None:
         """Take the next pending row of a broadcast (committed as ``sending`` before it is sent);
-        None when there is none left. PostgreSQL skips rows another transaction holds."""
+        None when there is none left. PostgreSQL skips rows another transaction holds.
+
+        ``finished`` records the outcome of the sender's previous row in the same transaction:
+        one write per message instead of two."""
         candidate = aliased(OutboxRow)  # not correlated with the UPDATE's own table
         pick = (
             select(candidate.id)
@@ -391,6 +407,8 @@ class Outbox:
             .scalar_subquery()
         )
         async with self._db.unit_of_work("claim an outbox row") as conn:
+            if finished is not None:
+                await self._finish(conn, finished)
             row = (
                 await conn.execute(
                     update(OutboxRow)
@@ -412,30 +430,33 @@ class Outbox:
                 .values(status=RowStatus.PENDING.value, updated_at=utcnow())
             )
 
-    async def finish(self, row: Claimed, status: RowStatus, error: str | None = None) -> None:
+    async def finish(self, finished: Finished) -> None:
         """Record how sending a row ended. ``blocked`` also ends the person's subscription."""
-        if status not in FINAL_ROW_STATUSES:
-            raise ValueError(f"not a final outbox status: {status}")
         async with self._db.unit_of_work("record a newsletter delivery") as conn:
+            await self._finish(conn, finished)
+
+    @staticmethod
+    async def _finish(conn: AsyncConnection, finished: Finished) -> None:
+        row, status, error = finished.row, finished.status, finished.error
+        await conn.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == row.id,
+                OutboxRow.status.in_((RowStatus.SENDING.value, RowStatus.UNKNOWN.value)),
+            )
+            .values(
+                status=status.value,
+                error=error[:OUTBOX_ERROR_MAX_LENGTH] if error else None,
+                updated_at=utcnow(),
+            )
+        )
+        if status is RowStatus.BLOCKED:
             await conn.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == row.id,
-                    OutboxRow.status.in_((RowStatus.SENDING.value, RowStatus.UNKNOWN.value)),
-                )
-                .values(
-                    status=status.value,
-                    error=error[:OUTBOX_ERROR_MAX_LENGTH] if error else None,
-                    updated_at=utcnow(),
+                delete(SubscriberRow).where(
+                    SubscriberRow.user_key == row.user_key,
+                    SubscriberRow.chat_id == row.chat_id,
                 )
             )
-            if status is RowStatus.BLOCKED:
-                await conn.execute(
-                    delete(SubscriberRow).where(
-                        SubscriberRow.user_key == row.user_key,
-                        SubscriberRow.chat_id == row.chat_id,
-                    )
-                )
 
     async def complete(self, broadcast_id: int) -> bool:
         """Mark a broadcast ``done`` once no row is pending or in flight; True if it now is."""
