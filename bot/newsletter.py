@@ -652,6 +652,10 @@ class OutboxWorker:
                 log.warning("newsletter sender: %s", exc)
                 await self._idle(self.ERROR_BACKOFF_SECONDS)
                 continue
+            except Exception:  # a bug must not end the sender for good: log it, go on
+                log.exception("newsletter sender failed; trying again")
+                await self._idle(self.ERROR_BACKOFF_SECONDS)
+                continue
             await self._idle(self.poll_seconds if self.leader else self.LOCK_RETRY_SECONDS)
 
     async def _lead(self) -> bool:

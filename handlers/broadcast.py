@@ -12,11 +12,13 @@ the newsletter takes only what they leave of Telegram's ~30 messages per second.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, Final
 
 import aiohttp
@@ -75,7 +77,7 @@ def counts_toward_limit(api_method: str) -> bool:
 
 class MeteredRequest(AiohttpRequest):
     """The bot's own requests (voters' replies): noted in the pace as they go out, never
-    delayed by it."""
+    delayed by it; a 429 they get pauses the outbox as well."""
 
     def __init__(self, pace: Pace, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -93,9 +95,13 @@ class MeteredRequest(AiohttpRequest):
     ) -> tuple[int, bytes]:
         if counts_toward_limit(url.rsplit("/", 1)[-1]):
             self._pace.note()
-        return await super().do_request(
+        status, payload = await super().do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
+        if status == HTTPStatus.TOO_MANY_REQUESTS:  # Telegram's flood control: the outbox waits
+            with suppress(ValueError, TypeError, KeyError, AttributeError):
+                self._pace.pause(float(json.loads(payload)["parameters"]["retry_after"]))
+        return status, payload
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ webhooks with the secret-token header, and Telegram's error texts for the common
 (bad HTML, too long text, oversized ``callback_data``, "message is not modified", blocked
 users). It is deliberately a little stricter than Telegram in one place: a bare ``&`` in
 HTML text is rejected (Telegram silently keeps it), so escaping bugs surface in tests.
+
+Opt in to more of Telegram: ``limit_rate()`` enforces the flood limit (a message beyond 30 in
+any one-second window gets 429 with ``retry_after``), ``delay_responses()`` holds answers back
+after the call took effect (a message delivered but not yet confirmed), ``block()`` makes a user
+refuse the bot (403).
 """
 
 from __future__ import annotations

@@ -348,3 +348,51 @@ async def test_unknown_ones_are_resent_only_when_the_admin_asks(
     resent = text_of(await report(boss))
     assert "Sendt: 3 av 3" in resent and "Ukjent" not in resent
     assert [len(letters_to(fake, p.chat_id)) for p in (kari, ola, per)] == [1, 2, 1]
+
+
+async def test_voters_replies_are_counted_and_their_429_pauses_the_outbox(
+    fake: FakeTelegram,
+) -> None:
+    from telegram import Bot
+    from telegram.error import RetryAfter
+
+    from bot.newsletter import Pace
+    from handlers.broadcast import MeteredRequest
+
+    pace = Pace(29)
+    kari = fake.user(4001, "Kari")
+    bot = Bot(fake.token, base_url=fake.base_url, request=MeteredRequest(pace))
+    async with bot:
+        await bot.send_message(kari.id, "hei")
+        await bot.send_chat_action(kari.id, "typing")  # not a message: not counted
+        assert pace.measured() == 1 and not pace.paused
+        fake.limit_rate(1, retry_after=3)
+        await bot.send_message(kari.id, "igjen")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(kari.id, "for mye")
+    assert pace.paused  # the newsletter waits as long as Telegram told the voter's reply to
+
+
+async def test_progress_edit_that_changes_nothing_is_not_an_error(fake: FakeTelegram) -> None:
+    from telegram import Bot
+
+    from bot.newsletter import Pace, progress_reply
+    from bot.storage.outbox import Broadcast, BroadcastStatus, Counts
+    from handlers.broadcast import TelegramSender
+
+    boss = fake.user(ADMIN_ID, "Anne")
+    bot = Bot(fake.token, base_url=fake.base_url)
+    async with bot:
+        message = await bot.send_message(boss.id, "…")
+        sender = TelegramSender(bot, Pace(29))
+        broadcast = Broadcast(
+            7, BroadcastStatus.SENDING, "x", boss.id, message.message_id, True, False
+        )
+        reply = progress_reply(broadcast, Counts(pending=3, sent=2))
+        await sender.show(boss.id, message.message_id, reply)
+        await sender.show(boss.id, message.message_id, reply)  # the same again
+    edits = fake.calls_to("editMessageText")
+    assert [c.ok for c in edits] == [True, False]
+    assert "message is not modified" in (edits[1].description or "")
+    shown = fake.current(boss.id, message.message_id)
+    assert shown is not None and "Sendt: 2 av 5" in (shown.plain_text or "")
