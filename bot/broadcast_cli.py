@@ -29,13 +29,15 @@ from bot.storage.outbox import Started
 class ProgressBar:
     """A progress bar on stderr when it is a terminal (nothing otherwise)."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.bar: tqdm[Never] | None = None
 
     def __call__(self, progress: Progress) -> None:
         counts = progress.counts
         bar = self.bar
+        if bar is None and not self.stream.isatty():
+            return
         if bar is None:
             bar = tqdm(total=counts.total, unit=" brev", file=self.stream, disable=None)
             self.bar = bar

@@ -678,6 +678,15 @@ class OutboxWorker:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
+    def _tell(self, progress: Progress) -> None:
+        """Show the watcher how far it is; a display that fails never stops the sending."""
+        if self.watch is None:
+            return
+        try:
+            self.watch(progress)
+        except Exception:
+            log.warning("newsletter progress display failed", exc_info=True)
+
     async def _ended(self, broadcast_id: int) -> bool:
         broadcast = await self.outbox.get(broadcast_id)
         if broadcast is None:
@@ -685,7 +694,7 @@ class OutboxWorker:
         if self.watch is not None and not self.leader and broadcast.started:
             # someone else sends it: show how far they are
             counts = await self.outbox.counts(broadcast_id)
-            self.watch(Progress(broadcast, counts, finished=broadcast.reported))
+            self._tell(Progress(broadcast, counts, finished=broadcast.reported))
         return broadcast.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED) and (
             broadcast.reported or not broadcast.started
         )
@@ -786,8 +795,7 @@ class OutboxWorker:
         current = await self.outbox.get(broadcast.id) or broadcast
         counts = await self.outbox.counts(broadcast.id)
         paused = self.pace.paused
-        if self.watch is not None:
-            self.watch(Progress(current, counts, paused=paused))
+        self._tell(Progress(current, counts, paused=paused))
         if current.progress_chat_id is None or current.progress_message_id is None:
             return
         reply = progress_reply(current, counts, paused=paused)
@@ -798,8 +806,7 @@ class OutboxWorker:
 
     async def _report(self, broadcast: Broadcast) -> None:
         counts = await self.outbox.counts(broadcast.id)
-        if self.watch is not None:
-            self.watch(Progress(broadcast, counts, finished=True))
+        self._tell(Progress(broadcast, counts, finished=True))
         chat, message = broadcast.progress_chat_id, broadcast.progress_message_id
         if chat is not None:
             if message is not None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -396,3 +398,47 @@ async def test_progress_edit_that_changes_nothing_is_not_an_error(fake: FakeTele
     assert "message is not modified" in (edits[1].description or "")
     shown = fake.current(boss.id, message.message_id)
     assert shown is not None and "Sendt: 2 av 5" in (shown.plain_text or "")
+
+
+async def test_command_line_broadcast_is_sent_by_the_running_bot(
+    bot: tuple[FakeTelegram, Any],
+    db_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`distriktsbot broadcast FILE` while the bot runs: one sender only (the bot holds the
+    lock), the command follows the progress and prints the report."""
+    import yaml
+
+    from bot.cli import main
+
+    caplog.set_level(logging.INFO, logger="bot.newsletter")
+    fake, _ = bot
+    people = await subscribers(fake, 2)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "telegram": {"base_url": fake.base_url},
+                "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+                "knowledge": str(ROOT / "knowledge"),
+            }
+        )
+    )
+    monkeypatch.setenv("DISTRIKTSBOT_TOKEN", fake.token)
+    letter = tmp_path / "brev.html"
+    letter.write_text("Fra kommandolinja.", encoding="utf-8")
+    code = await asyncio.to_thread(
+        main, ["--config", str(config), "broadcast", str(letter), "--yes"]
+    )
+    assert code == 0
+    assert "Sendt: 2 av 2" in capsys.readouterr().out
+    for p in people:
+        assert [m.plain_text for m in letters_to(fake, p.chat_id)] == [
+            f"Fra kommandolinja.\n\n{FOOTER}"
+        ]
+    # the command line (in its own thread here) never became the sender: the bot did
+    senders = {r.thread for r in caplog.records if "this process sends" in r.getMessage()}
+    assert senders <= {threading.get_ident()}
