@@ -12,6 +12,7 @@ person first: anyone else gets exactly the reply to an unknown command or an unk
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import traceback
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from bot import messages
 from bot.dialogue import COMMANDS, Person
 from bot.knowledge import Problem
-from bot.reply import Action, Block, BlockKind, Do, Reply
+from bot.reply import NEWSLETTER_ACTIONS, Action, Block, BlockKind, Do, Reply
 
 if TYPE_CHECKING:
     from bot.services import ReloadResult, Services
@@ -37,6 +38,7 @@ class AdminRequest:
     services: Services
     person: Person
     arg: str = ""
+    action: Action | None = None  # the pressed button's action (None for a command)
 
 
 AdminHandler = Callable[[AdminRequest], Awaitable[Reply]]
@@ -47,6 +49,25 @@ class AdminCommand:
     name: str
     description: str  # shown in the admins' command menu
     run: AdminHandler
+
+
+async def _newsletter(req: AdminRequest) -> Reply:
+    """/kringkast and its buttons without Telegram (the console chat): the same core, the
+    letter shown as text above the reply. On Telegram, handlers/broadcast.py sends the letter
+    as its own message and edits the progress message in place."""
+    newsletter = req.services.newsletter
+    if newsletter is None:
+        return Reply((Block(BlockKind.TEXT, messages.STORAGE_DOWN),), tags=frozenset({"error"}))
+    if req.action is None:
+        answer = await newsletter.command(req.person, req.arg)
+    else:
+        answer = await newsletter.press(req.person, req.action.encode())
+    if answer is None:  # pragma: no cover - the gate above already let only admins in
+        return Reply((Block(BlockKind.TEXT, messages.UNKNOWN_BUTTON),))
+    if answer.letter is None:
+        return answer.reply
+    letter = Block(BlockKind.TEXT, answer.letter)
+    return dataclasses.replace(answer.reply, blocks=(letter, *answer.reply.blocks))
 
 
 async def _reload(req: AdminRequest) -> Reply:
@@ -61,7 +82,7 @@ def _commands() -> tuple[AdminCommand, ...]:
         AdminCommand("oppdater", messages.ADMIN_DESCRIBE_RELOAD, _reload),
         AdminCommand("statistikk", messages.ADMIN_DESCRIBE_STATS, statistics.stats_command),
         AdminCommand("ubesvarte", messages.ADMIN_DESCRIBE_INBOX, inbox.inbox_command),
-        # issue-7b plugs /kringkast in here: AdminCommand("kringkast", …, newsletter.compose)
+        AdminCommand("kringkast", messages.ADMIN_DESCRIBE_BROADCAST, _newsletter),
     )
 
 
@@ -74,6 +95,7 @@ def _buttons() -> dict[Do, AdminHandler]:
         Do.PICK_TOPIC: inbox.pick_topic,
         Do.NOT_OURS: inbox.not_ours,
         Do.IGNORE: inbox.ignore,
+        **dict.fromkeys(NEWSLETTER_ACTIONS, _newsletter),
     }
 
 
@@ -109,7 +131,8 @@ class Admin:
             # exactly what anyone gets for a button the bot does not know
             return await self.services.dialogue.press(person, None)
         await self.services.dialogue.drain()
-        return await handler(AdminRequest(self.services, person, parsed[1] or ""))
+        action = Action(parsed[0], "", arg=parsed[1])
+        return await handler(AdminRequest(self.services, person, parsed[1] or "", action))
 
     def start_note(self, person: Person) -> str | None:
         """What /start adds for an admin: the admin commands."""

@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     learn.add_argument("topic", help="topic id")
     export = add("export", "votes per topic and day as CSV (no personal data)")
     export.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD)")
+    bc = add("broadcast", "send a newsletter (a file of Telegram HTML) to every subscriber")
+    bc.add_argument("file", nargs="?", help="the newsletter text; HTML as in /kringkast")
+    bc.add_argument("--yes", "-y", action="store_true", help="send without asking first")
+    bc.add_argument(
+        "--resume", action="store_true", help="finish the newsletter being sent (after a crash)"
+    )
     db = add("db", "database maintenance (db upgrade: apply the migrations)")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.add_parser(
@@ -339,6 +345,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "deploy":
         cfg.require_for_run()
         return asyncio.run(_deploy(cfg))
+    if args.command == "broadcast":
+        if cfg.telegram.token == "":
+            cfg.require_for_run()  # names the missing token
+        if bool(args.file) == bool(args.resume):
+            raise CliError("usage: distriktsbot broadcast FILE [--yes] | broadcast --resume")
+        from bot.broadcast_cli import broadcast
+
+        return asyncio.run(broadcast(cfg, _knowledge(args, cfg), args.file, args.yes))
     if args.command == "db":
         if args.db_command != "upgrade":
             raise CliError("usage: distriktsbot db upgrade")

@@ -103,6 +103,18 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastConfig:
+    """The newsletter's sending (issue 7b)."""
+
+    # messages per second for the whole bot (voters' replies included); Telegram allows ~30
+    messages_per_second: int = 29
+    # newsletter messages in flight at once (Telegram's round trip, not the rate, needs this)
+    concurrency: int = 8
+    # how often the admin's progress message is updated
+    progress_seconds: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -114,6 +126,7 @@ class Config:
     admin_tools: AdminToolsConfig = field(default_factory=AdminToolsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
     file: str = field(default="", metadata={"internal": True})  # the config file read, if any
 
@@ -232,6 +245,13 @@ def _validate(cfg: Config) -> None:
     for name in ("database_wait", "claim_lease"):
         if not 0 < getattr(limits, name) <= 3600:
             raise ConfigError(f"limits.{name}: must be 0-3600 seconds, got {getattr(limits, name)}")
+    for key, value, low, high in (
+        ("broadcast.messages_per_second", cfg.broadcast.messages_per_second, 1, 1000),
+        ("broadcast.concurrency", cfg.broadcast.concurrency, 1, 64),
+        ("broadcast.progress_seconds", cfg.broadcast.progress_seconds, 1, 600),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: must be {low}-{high}, got {value}")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}"

@@ -128,7 +128,7 @@ class Dialogue:
         """Handle an action sent back by a button (data as produced by Action.encode).
         ``update_id`` orders votes: a press from an earlier update never overrides a later one."""
         parsed = Action.decode(data)
-        if parsed is None:
+        if parsed is None or parsed[0] in ADMIN_ACTIONS:  # admins' buttons are not handled here
             log.info("ignored malformed action data %r", (data or "")[:80])
             return self.menu_reply(messages.UNKNOWN_BUTTON, tags=frozenset({"bad-action"}))
         do, topic_id = parsed
@@ -358,7 +358,7 @@ class Dialogue:
             storage = self._storage()
             result = await self._write(storage.forget(self.key(person)))
             unsubscribed = await self._write(
-                storage.subscribers.unsubscribe(self.newsletter_key(person))
+                storage.subscribers.unsubscribe(self.newsletter_key(person), forget=True)
             )
         except StorageError as exc:
             log.warning("forget failed: %s", exc)

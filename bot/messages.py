@@ -97,6 +97,7 @@ CONSOLE_BYE = "Ha det bra!"
 ADMIN_DESCRIBE_RELOAD = "Les inn kunnskapsfilene på nytt og test dem"
 ADMIN_DESCRIBE_STATS = "Hva velgerne spør om og mener; «csv» gir en fil"
 ADMIN_DESCRIBE_INBOX = "Spørsmål jeg ikke kunne svare på"
+ADMIN_DESCRIBE_BROADCAST = "Send nyhetsbrev: /kringkast <tekst>"
 ADMIN_START_NOTE = "Du er admin. Dine kommandoer:\n{commands}"
 AREA_MENU_BUTTON = "· {title} ·"
 
@@ -240,3 +241,69 @@ SLOW_DOWN = (
     "Du sender meg veldig mange meldinger nå. Vent litt, så svarer jeg igjen – "
     "meldinger som kommer før det, hopper jeg over."
 )
+# --- the newsletter (/kringkast; admins only) ------------------------------------------------
+
+# Every newsletter ends with this (HTML; the command is clickable in Telegram).
+NEWSLETTER_FOOTER = "<i>Vil du ikke ha flere nyhetsbrev? Skriv /stopp.</i>"
+NEWSLETTER_USAGE = (
+    "Skriv /kringkast og teksten til nyhetsbrevet i samme melding, for eksempel:\n"
+    "/kringkast <b>Valgkamp!</b> Vi står på stand på torget lørdag.\n\n"
+    "Du kan bruke Telegrams egen formatering, eller HTML: <b>fet</b>, <i>kursiv</i>, <u>, <s>, "
+    '<a href="https://…">lenke</a>, <code>, <pre>, <blockquote>, <tg-spoiler>. '
+    "Du får se brevet før noe blir sendt."
+)
+NEWSLETTER_INVALID = "Nyhetsbrevet kan ikke sendes slik det er. Dette må rettes:"
+NEWSLETTER_RESUBMIT = "Rett opp og send /kringkast med teksten på nytt."
+NEWSLETTER_PROBLEM_TAG = (
+    "«<{tag}>» (linje {line}) kan ikke brukes i Telegram. Tillatt: <b>, <i>, <u>, <s>, "
+    '<a href="…">, <code>, <pre>, <blockquote>, <tg-spoiler>. Linjeskift skrives som vanlige '
+    "linjeskift, ikke <br>."
+)
+NEWSLETTER_PROBLEM_ATTRIBUTE = "«{attribute}» er ikke tillatt i «<{tag}>» (linje {line})."
+NEWSLETTER_PROBLEM_LINK = (
+    'Lenken på linje {line} mangler en gyldig adresse: skriv <a href="https://…">tekst</a>.'
+)
+NEWSLETTER_PROBLEM_UNCLOSED = "«<{tag}>» på linje {line} er ikke lukket: legg til «</{tag}>»."
+NEWSLETTER_PROBLEM_UNEXPECTED_END = "«</{tag}>» på linje {line} lukker noe som ikke er åpnet."
+NEWSLETTER_PROBLEM_MISMATCH = (
+    "«</{found}>» på linje {line} kom før «</{expected}>»: lukk taggene i motsatt rekkefølge "
+    "av den de ble åpnet i."
+)
+NEWSLETTER_PROBLEM_COMMENT = "HTML-kommentarer og <!…> kan ikke brukes (linje {line})."
+NEWSLETTER_PROBLEM_EMPTY = "Nyhetsbrevet er tomt."
+NEWSLETTER_PROBLEM_TOO_LONG = (
+    "Nyhetsbrevet er {length} tegn langt; Telegram tillater {limit} (med avmeldingslinja). "
+    "Kort det ned med {over} tegn."
+)
+NEWSLETTER_PREVIEW = "☝️ Slik ser nyhetsbrevet ut for dem som får det."
+NEWSLETTER_RECIPIENTS = "Det går til {count} {noun}."
+NEWSLETTER_NO_RECIPIENTS = "Ingen abonnerer på nyhetsbrevet ennå, så det er ingen å sende til."
+BUTTON_NEWSLETTER_SEND = "Send"
+BUTTON_NEWSLETTER_TEST = "Send test til meg"
+BUTTON_NEWSLETTER_CANCEL = "Avbryt"
+BUTTON_NEWSLETTER_RESEND = "Send på nytt til {count} ukjente"
+NEWSLETTER_DISCARDED = "Avbrutt. Nyhetsbrevet ble ikke sendt."
+NEWSLETTER_BUSY = (
+    "Et annet nyhetsbrev blir sendt akkurat nå. Vent til det er ferdig (eller avbryt det), og "
+    "trykk Send igjen."
+)
+NEWSLETTER_NOT_FOUND = "Fant ikke det nyhetsbrevet."
+NEWSLETTER_ALREADY = "Dette nyhetsbrevet er allerede sendt eller avbrutt."
+NEWSLETTER_NOTHING_TO_RESEND = "Det er ingen ukjente mottakere å sende på nytt til."
+NEWSLETTER_SENDING = "Sender nyhetsbrevet …"
+NEWSLETTER_STOPPING = "Stopper sendingen … De som ikke har fått brevet ennå, får det ikke."
+NEWSLETTER_PAUSED = "Telegram ba oss vente litt; sendingen fortsetter av seg selv."
+NEWSLETTER_DONE = "Nyhetsbrevet er sendt."
+NEWSLETTER_STOPPED = "Sendingen ble avbrutt."
+NEWSLETTER_COUNT_SENT = "Sendt: {sent} av {total}"
+NEWSLETTER_COUNT_LEFT = "Igjen: {left}"
+NEWSLETTER_COUNT_BLOCKED = "Blokkert (avmeldt): {blocked}"
+NEWSLETTER_COUNT_FAILED = "Feilet: {failed}"
+NEWSLETTER_COUNT_CANCELLED = "Ikke sendt (avbrutt): {cancelled}"
+NEWSLETTER_COUNT_UNKNOWN = "Ukjent: {unknown}"
+NEWSLETTER_UNKNOWN_EXPLAINED = (
+    "«Ukjent» er de som ble sendt til akkurat da sendingen stanset (omstart eller krasj): "
+    "kanskje fikk de brevet, kanskje ikke. De får det ikke på nytt av seg selv, for da kunne noen "
+    "fått det to ganger. Trykk knappen under hvis du vil sende til dem likevel."
+)
+NEWSLETTER_REPORT = "Rapport for nyhetsbrevet:"

@@ -67,10 +67,16 @@ class Do(StrEnum):
     PICK_TOPIC = "uo"  # choose any topic for a group ("uo:<group>")
     NOT_OURS = "ux"  # add a group's question to an area's out_of_scope ("ux:<group>[:<area>]")
     IGNORE = "ui"  # leave a group out of the inbox ("ui:<group>")
+    # the newsletter's buttons (bot/newsletter.py); their argument is a broadcast's number
+    BROADCAST_SEND = "kks"
+    BROADCAST_TEST = "kkt"
+    BROADCAST_CANCEL = "kkx"
+    BROADCAST_RESEND = "kkr"
 
 
 _ID = TOPIC_ID.pattern.strip("^$")
 _GROUP = "[0-9a-z]{1,10}"  # an unanswered group's id in base 36
+_NUMBER = re.compile("^[0-9]{1,12}$")  # a broadcast's number
 # What follows "<prefix>:" for each action; None: nothing may follow.
 ARGUMENTS: dict[Do, re.Pattern[str] | None] = {
     Do.TOPIC: TOPIC_ID,
@@ -85,11 +91,28 @@ ARGUMENTS: dict[Do, re.Pattern[str] | None] = {
     Do.PICK_TOPIC: re.compile(f"^{_GROUP}$"),
     Do.NOT_OURS: re.compile(f"^{_GROUP}(?::{_ID})?$"),
     Do.IGNORE: re.compile(f"^{_GROUP}$"),
+    Do.BROADCAST_SEND: _NUMBER,
+    Do.BROADCAST_TEST: _NUMBER,
+    Do.BROADCAST_CANCEL: _NUMBER,
+    Do.BROADCAST_RESEND: _NUMBER,
 }
-ADMIN_ACTIONS = frozenset({Do.INBOX, Do.LEARN, Do.PICK_TOPIC, Do.NOT_OURS, Do.IGNORE})
-"""Actions only an admin may take: bot/admin.py checks who pressed, on every press."""
-ADMIN_DATA_PATTERN = "^(?:" + "|".join(sorted(d.value for d in ADMIN_ACTIONS)) + ")(?::|$)"
-"""A regular expression matching the button data of every admin action (for routing)."""
+NEWSLETTER_ACTIONS = frozenset(
+    {Do.BROADCAST_SEND, Do.BROADCAST_TEST, Do.BROADCAST_CANCEL, Do.BROADCAST_RESEND}
+)
+"""The newsletter's admin buttons (bot/newsletter.py)."""
+INBOX_ACTIONS = frozenset({Do.INBOX, Do.LEARN, Do.PICK_TOPIC, Do.NOT_OURS, Do.IGNORE})
+"""The unanswered inbox's admin buttons (bot/inbox.py)."""
+ADMIN_ACTIONS = INBOX_ACTIONS | NEWSLETTER_ACTIONS
+"""Actions only an admin may take: the core checks who pressed, on every press (data can be
+forged); bot/admin.py's gate is the one check."""
+
+
+def data_pattern(actions: frozenset[Do]) -> str:
+    """A regular expression matching the button data of `actions` (for routing)."""
+    return "^(?:" + "|".join(sorted(d.value for d in actions)) + ")(?::|$)"
+
+
+ADMIN_DATA_PATTERN = data_pattern(ADMIN_ACTIONS)
 
 
 @dataclass(frozen=True)

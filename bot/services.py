@@ -31,6 +31,7 @@ from bot.knowledge import (
     load_knowledge,
 )
 from bot.knowledge_sync import KnowledgeSync
+from bot.newsletter import Newsletter
 from bot.selftest import KnowledgeDiff, SelfTest, diff_knowledge, self_test
 from bot.storage import Storage, StorageError
 from bot.writeback import Written, add_example, add_not_ours
@@ -86,12 +87,16 @@ class Services:
     # several processes: follows reloads made by the others (set by the Telegram wiring)
     knowledge_sync: KnowledgeSync | None = None
     admin: Admin = field(init=False)
+    newsletter: Newsletter | None = field(init=False)  # /kringkast (needs the database)
     errors: ErrorReports = field(init=False)
     _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
     _fingerprint: Fingerprint = field(init=False, default=())
 
     def __post_init__(self) -> None:
         self.admin = Admin(self, self.config.admins)
+        self.newsletter = (
+            Newsletter(self.storage.outbox, self.admin.is_admin) if self.storage else None
+        )
         self.errors = ErrorReports(self.config.admin_tools.error_reports_per_hour)
         self.dialogue.start_note = self.admin.start_note
         self._fingerprint = _fingerprint(self.knowledge_path)

@@ -40,6 +40,7 @@ from bot.dialogue import COMMAND_NAMES
 from bot.knowledge import KnowledgeBase
 from bot.knowledge_sync import KnowledgeSync
 from bot.logs import configure_logging, redact
+from bot.newsletter import Pace
 from bot.reply import ADMIN_DATA_PATTERN
 from bot.services import Services, StorageMode, build_services
 from bot.storage import StorageError
@@ -50,6 +51,7 @@ from handlers.admins import (
     set_bot_menus,
 )
 from handlers.aiohttp_request import AiohttpRequest
+from handlers.broadcast import MeteredRequest, register_broadcast, start_worker, stop_worker
 from handlers.common import SERVICES
 from handlers.errors import on_error
 from handlers.inline import on_inline
@@ -125,17 +127,23 @@ def build_application(cfg: Config, kb: KnowledgeBase) -> AnyApplication:
             except TelegramError as exc:  # the menu of commands can wait; answering cannot
                 log.warning("could not set the command menu: %s", exc)
         schedule_jobs(app, services)
+        await start_worker(app, services, pace)
         # everything built so far (modules, knowledge, index) lives as long as the process:
         # keep it out of the garbage collector's scans
         gc.freeze()
         log.info("started as @%s with %d topics", app.bot.username, len(kb.topics))
 
     async def post_shutdown(app: AnyApplication) -> None:
+        await stop_worker(app)
         services = app.bot_data.pop(SERVICES, None)
         if services is not None:
             await services.close()
 
-    request = AiohttpRequest(connection_pool_size=max(CONCURRENT_UPDATES, cfg.limits.in_flight))
+    # Telegram's ~30 messages/s, shared: voters' replies are noted, the newsletter takes the rest
+    pace = Pace(cfg.broadcast.messages_per_second)
+    request = MeteredRequest(
+        pace, connection_pool_size=max(CONCURRENT_UPDATES, cfg.limits.in_flight)
+    )
     poll_request = AiohttpRequest(connection_pool_size=1, read_timeout=5.0)
     app = (
         ApplicationBuilder()
@@ -162,8 +170,10 @@ def register_handlers(app: AnyApplication) -> None:
     new = filters.UpdateType.MESSAGE
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
-    # admin commands first: in a private chat, the core answers anyone who is not an admin
-    # exactly as an unknown command; in a group, like any unknown command, they get no answer
+    # the newsletter (/kringkast and its buttons) and the other admin commands first: in a
+    # private chat, the core answers anyone who is not an admin exactly as an unknown command;
+    # in a group, like any unknown command, they get no answer
+    register_broadcast(app)
     app.add_handler(
         CommandHandler(list(ADMIN_COMMAND_NAMES), on_admin_command, filters=new & private)
     )

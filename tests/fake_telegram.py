@@ -19,11 +19,17 @@ webhooks with the secret-token header, and Telegram's error texts for the common
 (bad HTML, too long text, oversized ``callback_data``, "message is not modified", blocked
 users). It is deliberately a little stricter than Telegram in one place: a bare ``&`` in
 HTML text is rejected (Telegram silently keeps it), so escaping bugs surface in tests.
+
+Opt in to more of Telegram: ``limit_rate()`` enforces the flood limit (a message beyond 30 in
+any one-second window gets 429 with ``retry_after``), ``delay_responses()`` holds answers back
+after the call took effect (a message delivered but not yet confirmed), ``block()`` makes a user
+refuse the bot (403).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import http.client
@@ -542,6 +548,13 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return fields
 
 
+def _counts_toward_limit(method: str) -> bool:
+    """Methods that put a message in a chat: what Telegram's ~30 messages/s limit counts."""
+    return (method.startswith("send") and method != "sendChatAction") or method.startswith(
+        ("editMessage", "copyMessage", "forwardMessage")
+    )
+
+
 def _dechunk(rfile: Any) -> bytes:
     body = bytearray()
     while True:
@@ -631,11 +644,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _envelope(status: int, result: Any = None, description: str | None = None) -> bytes:
+def _envelope(
+    status: int,
+    result: Any = None,
+    description: str | None = None,
+    parameters: JSONDict | None = None,
+) -> bytes:
     if status == 200:
         body: JSONDict = {"ok": True, "result": result}
     else:
         body = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            body["parameters"] = parameters
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
@@ -759,6 +779,12 @@ class FakeTelegram:
         self._floor = 0  # calls before this index are ignored by wait_for
         self._consumed: set[int] = set()
         self._faults: list[Fault] = []  # opt-in fault injection (`inject`)
+
+        # opt-in: Telegram's overall flood limit (see limit_rate)
+        self._rate_limit: tuple[int, int] | None = None
+        self._rate_times: collections.deque[float] = collections.deque()
+        # opt-in: answers held back after the call was handled (see delay_responses)
+        self._delays: dict[str, float] = {}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -898,6 +924,36 @@ class FakeTelegram:
     def unblock(self, user_id: int) -> None:
         with self._cond:
             self._blocked.discard(user_id)
+
+    def limit_rate(self, per_second: int | None = 30, retry_after: int = 1) -> None:
+        """Opt in to Telegram's overall flood limit: a message (send*, edit*, copy, forward)
+        beyond ``per_second`` in any one-second window is refused with 429 Too Many Requests
+        and ``parameters.retry_after``. ``None`` switches it off again."""
+        with self._cond:
+            self._rate_limit = None if per_second is None else (per_second, retry_after)
+            self._rate_times.clear()
+
+    def delay_responses(self, seconds: float, *methods: str) -> None:
+        """Opt in: hold back the answer to ``methods`` (default sendMessage) for ``seconds``
+        after the call took effect, like a slow network: a message is then delivered but not
+        yet confirmed to the bot for a while. ``0`` switches it off."""
+        with self._cond:
+            for method in methods or ("sendMessage",):
+                if seconds > 0:
+                    self._delays[method] = seconds
+                else:
+                    self._delays.pop(method, None)
+
+    def _check_rate(self, method: str) -> None:
+        if self._rate_limit is None or not _counts_toward_limit(method):
+            return
+        per_second, retry_after = self._rate_limit
+        now = time.monotonic()
+        while self._rate_times and self._rate_times[0] <= now - 1.0:
+            self._rate_times.popleft()
+        if len(self._rate_times) >= per_second:
+            raise _ApiError(429, f"Too Many Requests: retry after {retry_after}")
+        self._rate_times.append(now)
 
     # ---------------------------------------------------------------- incoming updates
 
@@ -1414,7 +1470,14 @@ class FakeTelegram:
             if fault is not None:
                 return self._faulty(method, params, fault)
         status, result, description = self._api_call(method, params)
-        return status, _envelope(status, result, description), json_type
+        delay = self._delays.get(method)
+        if delay:
+            time.sleep(delay)
+        parameters = None
+        if status == 429 and description:  # Telegram says how long to wait
+            wait = re.search(r"retry after (\d+)", description)
+            parameters = {"retry_after": int(wait.group(1))} if wait else None
+        return status, _envelope(status, result, description, parameters), json_type
 
     def _serve_file(self, rest: str) -> tuple[int, bytes, str]:
         token, _, file_path = rest.partition("/")
@@ -1456,6 +1519,7 @@ class FakeTelegram:
             try:
                 if method not in _METHODS_BY_LOWER.values():
                     raise _ApiError(404, "Not Found: method not found")
+                self._check_rate(method)
                 self._check_chat(params)
                 call.result = getattr(self, f"_api_{method}")(params, call)
                 call.ok = True

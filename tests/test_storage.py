@@ -37,7 +37,7 @@ from bot.storage.engine import _alembic_config
 from bot.storage.schema import Base
 from tests.conftest import run_isolated
 
-APP_TABLES = ("votes", "subscribers", "unanswered_questions")
+APP_TABLES = ("votes", "subscribers", "unanswered_questions", "broadcasts", "outbox")
 SECRET = "test-secret"
 ALICE = pseudonymize(SECRET, 1001)
 BOB = pseudonymize(SECRET, 1002)

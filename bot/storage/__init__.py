@@ -25,6 +25,7 @@ from bot.storage.engine import (
     upgrade_database,
 )
 from bot.storage.knowledge_version import KnowledgeVersions
+from bot.storage.outbox import Outbox
 from bot.storage.pseudonym import check_user_key, pseudonymize
 from bot.storage.schema import SubscriberRow, UnansweredQuestionRow, VoteRow
 from bot.storage.stats import (
@@ -89,6 +90,7 @@ class Storage:
         self.stats = Stats(db)
         self.knowledge_version = KnowledgeVersions(db)
         self.updates = Updates(db)
+        self.outbox = Outbox(db)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Storage:

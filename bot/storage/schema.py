@@ -14,11 +14,15 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -171,3 +175,59 @@ class ProcessedUpdateRow(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+# --- the newsletter (issue 7b) ---------------------------------------------------------------
+
+BROADCAST_STATUS_MAX_LENGTH: Final = 16
+OUTBOX_ERROR_MAX_LENGTH: Final = 200
+
+
+class BroadcastRow(Base):
+    """One newsletter: its exact text (HTML, footer included) and where its progress is shown.
+
+    ``status``: draft -> sending -> done, or cancelled. At most one row is ``sending`` (a partial
+    unique index): one broadcast at a time, across every process."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        Index(
+            "uq_broadcasts_one_sending",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(BROADCAST_STATUS_MAX_LENGTH))
+    html: Mapped[str] = mapped_column(Text)
+    # the admin's chat and the message that shows the progress (none for the command line)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutboxRow(Base):
+    """One recipient of one broadcast: pending -> sending -> sent / blocked / failed / unknown
+    (or cancelled). ``user_key`` is the subscriber's newsletter key, so `/slettmeg` finds it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_key"),
+        Index("ix_outbox_broadcast_id_status_id", "broadcast_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("broadcasts.id", ondelete="CASCADE")
+    )
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_MAX_LENGTH), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(BROADCAST_STATUS_MAX_LENGTH))
+    error: Mapped[str | None] = mapped_column(String(OUTBOX_ERROR_MAX_LENGTH))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

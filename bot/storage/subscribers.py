@@ -7,7 +7,7 @@ from sqlalchemy.sql.expression import Executable
 
 from bot.storage.engine import Database
 from bot.storage.pseudonym import check_user_key
-from bot.storage.schema import SubscriberRow, utcnow
+from bot.storage.schema import OutboxRow, SubscriberRow, utcnow
 
 
 class Subscribers:
@@ -35,8 +35,11 @@ class Subscribers:
             )
             return False
 
-    async def unsubscribe(self, user_key: str) -> bool:
-        """Cancel the subscription; True if there was one."""
+    async def unsubscribe(self, user_key: str, *, forget: bool = False) -> bool:
+        """Cancel the subscription; True if there was one.
+
+        Newsletters not yet sent to the person are dropped with it (their pending outbox rows);
+        with ``forget`` (`/slettmeg`) every outbox row of the person goes too."""
         check_user_key(user_key)
         async with self._db.unit_of_work("unsubscribe") as conn:
             deleted = (
@@ -46,6 +49,10 @@ class Subscribers:
                     .returning(SubscriberRow.user_key)
                 )
             ).all()
+            rows = delete(OutboxRow).where(OutboxRow.user_key == user_key)
+            if not forget:
+                rows = rows.where(OutboxRow.status == "pending")
+            await conn.execute(rows)
         return bool(deleted)
 
     async def is_subscribed(self, user_key: str) -> bool:
