@@ -187,7 +187,6 @@ INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {fil
 INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
 INBOX_NOT_DECLINED = "Obs: spørsmålet havner fortsatt på {landed}."
 INBOX_IGNORED = "Ignorert: «{text}»."
-INBOX_WRITE_FAILED = "Jeg endret ikke fila: endringen ville gitt feil i kunnskapen:"
 INBOX_NEXT = "Neste i innboksen:"
 INBOX_REMAINING = "{count} grupper igjen i innboksen."
 BUTTON_OTHER_TOPIC = "Annet emne…"
@@ -378,3 +377,13 @@ KEYWORD_COLLISION = (
     "{topic}: nøkkelordet «{keyword}» står også under out_of_scope.{kind} som «{cue}» ({file}). "
     "Da trekker de hver sin vei: fjern det ene."
 )
+
+# the write-back (/ubesvarte's buttons, `distriktsbot learn`): why a file was not changed
+WRITE_INVALID = "Jeg endret ikke fila: endringen ville gitt feil i kunnskapen:"
+WRITE_BROKEN = "Jeg endret ikke {file}: fila har feil slik den står nå. Rett dem først:"
+WRITE_NOT_KNOWLEDGE = "{file} er ikke en kunnskapsfil (den har ikke area: og topics: øverst)."
+WRITE_UNREADABLE = "{file} kan ikke leses. Sjekk at den finnes, og at boten har lov til å lese den."
+WRITE_NO_WORDS = "Spørsmålet har ingen ord, så det kan ikke bli et eksempel."
+WRITE_UNKNOWN_TOPIC = "Emnet «{id}» finnes ikke."
+WRITE_TOPIC_GONE = "Emnet «{id}» står ikke (lenger) i {file}. Send /oppdater og prøv igjen."
+WRITE_UNKNOWN_AREA = "Området «{id}» finnes ikke."

@@ -530,10 +530,34 @@ async def test_a_write_that_would_break_the_knowledge_never_touches_the_file(
     yaml_file.write_text(broken, encoding="utf-8")
     title = services.kb.topic(LEARNABLE_TOPIC).title  # type: ignore[union-attr]
     reply = await anne.press(inbox, title)
-    assert text_of(reply).startswith(messages.INBOX_WRITE_FAILED)
+    assert text_of(reply).startswith(messages.WRITE_INVALID)
     assert "keywrods" in text_of(reply)
     assert yaml_file.read_text(encoding="utf-8") == broken
     assert [p.name for p in yaml_file.parent.iterdir()] == [yaml_file.name]  # no temp file left
+    assert LEARNABLE in text_of(await anne.say("/ubesvarte"))  # still in the inbox
+
+
+async def test_a_write_into_a_file_broken_by_hand_says_what_is_wrong_there(
+    bot: Bot, yaml_file: Path
+) -> None:
+    """The YAML was broken by hand after the last reload: pressing a topic in /ubesvarte leaves
+    the file as it is and says where it is broken and what to do, in Norwegian."""
+    fake, _, services = bot
+    anne = admin(fake)
+    await kari(fake).say(LEARNABLE)
+    inbox = await anne.say("/ubesvarte")
+    broken = yaml_file.read_text(encoding="utf-8").replace(
+        "    title: Fergetakster", "\ttitle: Fergetakster", 1
+    )
+    yaml_file.write_text(broken, encoding="utf-8")
+    line = next(i for i, t in enumerate(broken.splitlines(), 1) if t.startswith("\ttitle"))
+    title = services.kb.topic(LEARNABLE_TOPIC).title  # type: ignore[union-attr]
+    reply = text_of(await anne.press(inbox, title))
+    assert reply.startswith(messages.WRITE_BROKEN.format(file=yaml_file.name)), reply
+    assert f"• {yaml_file.name}, linje {line}: ikke gyldig YAML (kolonne 1)" in reply
+    assert "Bytt tabulatoren ut med mellomrom" in reply
+    assert not any(word in reply for word in PARSER_JARGON), reply
+    assert yaml_file.read_text(encoding="utf-8") == broken
     assert LEARNABLE in text_of(await anne.say("/ubesvarte"))  # still in the inbox
 
 
