@@ -290,7 +290,7 @@ class _FileChecker:
                 ((key, rest),) = value.items()
                 if isinstance(key, str) and (rest is None or isinstance(rest, str)):
                     text = f"{key}: {rest}" if rest is not None else f"{key}:"
-                    if '"' not in text and "\n" not in text:
+                    if not any(c in text for c in '"\\\n'):  # nothing to escape inside "…"
                         return messages.TEXT_WITH_COLON.format(text=text)
             return messages.TEXT_NOT_MAPPING
         if isinstance(value, list):
