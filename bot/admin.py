@@ -13,7 +13,6 @@ person first: anyone else gets exactly the reply to an unknown command or an unk
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 import traceback
 from collections import deque
@@ -151,30 +150,9 @@ class Admin:
 
 
 def problem_text(problem: Problem) -> str:
-    """A loader problem in plain Norwegian: file, line, field, what is wrong and what to do."""
-    message = problem.message
-    for pattern, text in messages.PROBLEM_TEXTS:
-        found = re.match(pattern, message)
-        if found is not None:
-            groups = [g or "" for g in found.groups()]
-            message = text.format(*groups)
-            if "did you mean" in problem.message and len(groups) > 1 and groups[1]:
-                message += messages.PROBLEM_DID_YOU_MEAN.format(hint=groups[1])
-            break
+    """A loader problem as the admins read it: file (its name), line, field, what to do."""
     file = Path(problem.file).name if problem.file else "?"
-    if problem.field and problem.line:
-        return messages.RELOAD_PROBLEM.format(
-            file=file, line=problem.line, field=problem.field, message=message
-        )
-    if problem.field:
-        return messages.RELOAD_PROBLEM_NO_LINE.format(
-            file=file, field=problem.field, message=message
-        )
-    if problem.line:
-        return messages.RELOAD_PROBLEM.format(
-            file=file, line=problem.line, field="–", message=message
-        )
-    return messages.RELOAD_PROBLEM_FILE.format(file=file, message=message)
+    return messages.RELOAD_PROBLEM.format(problem=problem.text(file))
 
 
 MAX_PROBLEMS_SHOWN = 15

@@ -113,7 +113,7 @@ async def _learn(services: Services, question: str, topic_id: str) -> int:
         written, result = await services.learn(topic_id, question)
     except WriteError as exc:
         detail = problems_text(exc.problems) if exc.problems else ""
-        raise AdminCliError(f"the file was not changed: {exc}\n{detail}".rstrip()) from None
+        raise AdminCliError(f"{exc}\n{detail}".rstrip()) from None  # in the admins' words
     # the inbox group this question came from, if any, is handled now
     key = inbox.words_key(question)
     for group in await inbox.open_groups(services.storage):

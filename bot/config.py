@@ -355,9 +355,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            explained = explain_yaml_error(exc, echo=False)  # the parser may quote a secret
+            explained = explain_yaml_error(exc)  # never the parser's words: they may quote a secret
             where = f":{explained.line}" if explained.line is not None else ""
-            raise ConfigError(f"{p}{where}: {explained.message}") from None
+            raise ConfigError(f"{p}{where}: {explained.operator_message}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: must be a mapping of keys at the top level")
         base_dir = str(p.resolve().parent)

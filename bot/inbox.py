@@ -275,8 +275,8 @@ async def pick_topic(req: AdminRequest) -> Reply:
 def _write_failed(exc: WriteError) -> Reply:
     from bot.admin import problems_text
 
-    detail = problems_text(exc.problems) if exc.problems else str(exc)
-    return Reply(_text(messages.INBOX_WRITE_FAILED, detail), tags=frozenset({"inbox"}))
+    detail = problems_text(exc.problems) if exc.problems else ""
+    return Reply(_text(str(exc), detail), tags=frozenset({"inbox"}))
 
 
 def _landed(kb: KnowledgeBase, topic_id: str | None) -> str:

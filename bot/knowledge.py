@@ -2,11 +2,14 @@
 
 Loading is all or nothing: `load_knowledge` returns a complete, valid `KnowledgeBase` or raises
 `KnowledgeError` listing every problem it found, each with the file, the line and the field.
+The problems are for the admins who edit the files: each says, in Norwegian (the texts are in
+`bot.messages`), what is wrong and what to do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +19,14 @@ from typing import Any
 import yaml
 from rapidfuzz import process
 
-from bot.yaml_errors import MAPPING_FOUND, explain_yaml_error, id_advice
+from bot import messages
+from bot.yaml_errors import ascii_id, explain_yaml_error, id_advice
 
 TOPIC_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 MAX_FILE_BYTES = 2_000_000
+MAX_ID_LENGTH = 40  # ids go into buttons' callback data and links
+DATE_EXAMPLES = {"day": "2023-08-16", "month": "2023-08", "year": "2023"}
 
 
 @dataclass(frozen=True)
@@ -123,13 +129,23 @@ class Problem:
     file: str
     line: int | None
     field: str
-    message: str
+    message: str  # for the admins, in Norwegian: what is wrong and what to do
+
+    def text(self, file: str | None = None) -> str:
+        """File, line, field and message in one line (`file` in place of the full path)."""
+        file = self.file if file is None else file
+        if self.line and self.field:
+            template = messages.PROBLEM_AT
+        elif self.line:
+            template = messages.PROBLEM_AT_LINE
+        elif self.field:
+            template = messages.PROBLEM_AT_FIELD
+        else:
+            template = messages.PROBLEM_IN_FILE
+        return template.format(file=file, line=self.line, field=self.field, message=self.message)
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        return self.text()
 
 
 class KnowledgeError(Exception):
@@ -138,7 +154,8 @@ class KnowledgeError(Exception):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the knowledge files:\n{lines}")
+        head = messages.KNOWLEDGE_PROBLEMS.format(count=len(self.problems))
+        super().__init__(f"{head}\n{lines}")
 
 
 # --- the schema -----------------------------------------------------------------------------
@@ -212,8 +229,9 @@ def _path_str(path: Sequence[str | int]) -> str:
 
 
 def _suggest(key: str, allowed: set[str]) -> str:
+    """The did-you-mean hint naming the nearest of `allowed`, or "" when none is near."""
     best = process.extractOne(key, sorted(allowed), score_cutoff=70)
-    return f" (did you mean '{best[0]}'?)" if best else ""
+    return messages.UNKNOWN_KEY_HINT.format(suggestion=best[0]) if best else ""
 
 
 class _FileChecker:
@@ -230,14 +248,16 @@ class _FileChecker:
         self, value: Any, path: Sequence[str | int], allowed: set[str], required: set[str]
     ) -> Mapping[str, Any] | None:
         if not isinstance(value, dict):
-            self.fail(path, f"must be a mapping (key: value), got {_type_name(value)}")
+            found = _type_name(value)
+            self.fail(path, messages.MUST_BE_MAPPING.format(found=found, allowed=_listed(allowed)))
             return None
         for key in value:
             if not isinstance(key, str) or key not in allowed:
                 self.fail(
                     [*path, str(key)],
-                    f"unknown key '{key}'{_suggest(str(key), allowed)}; allowed: "
-                    + ", ".join(sorted(allowed)),
+                    messages.UNKNOWN_KEY.format(
+                        key=key, hint=_suggest(str(key), allowed), allowed=_listed(allowed)
+                    ),
                     self.lines.key_line(path, str(key)),
                 )
         # a missing field is reported at the key of the mapping that lacks it ("area:")
@@ -245,26 +265,46 @@ class _FileChecker:
         if path and isinstance(path[-1], str):
             where = self.lines.key_line(path[:-1], path[-1])
         for key in sorted(required - set(value)):
-            self.fail(path, f"missing required field '{key}'", where)
+            self.fail(path, messages.MISSING_FIELD.format(key=key), where)
         return value
 
     def text(self, value: Any, path: Sequence[str | int], *, required: bool = True) -> str | None:
         if value is None and not required:
             return None
         if not isinstance(value, str):
-            self.fail(path, f"must be text, got {_type_name(value)}")
+            self.fail(path, self._not_text(value, path))
             return None
         folded: str = " ".join(value.split())
         if not folded:
-            self.fail(path, "must not be empty")
+            self.fail(path, messages.TEXT_EMPTY)
             return None
         return folded
+
+    def _not_text(self, value: Any, path: Sequence[str | int]) -> str:
+        """What to do where a text belongs and `value` was read instead."""
+        if value is None:
+            return messages.TEXT_EMPTY
+        if isinstance(value, dict):
+            # a text with ': ' in it, read as "key: value": spell it out quoted
+            if len(value) == 1:
+                ((key, rest),) = value.items()
+                if isinstance(key, str) and (rest is None or isinstance(rest, str)):
+                    text = f"{key}: {rest}" if rest is not None else f"{key}:"
+                    if not any(c in text for c in '"\\\n'):  # nothing to escape inside "…"
+                        return messages.TEXT_WITH_COLON.format(text=text)
+            return messages.TEXT_NOT_MAPPING
+        if isinstance(value, list):
+            return messages.TEXT_NOT_LIST
+        # a number, yes/no or a date: as written in the file, quoted
+        node = self.lines.node(path)
+        written = node.value if isinstance(node, yaml.ScalarNode) else str(value)
+        return messages.TEXT_NOT_PLAIN.format(written=written)
 
     def text_list(self, value: Any, path: Sequence[str | int], *, non_empty: bool) -> list[str]:
         if value is None:
             value = []
         if not isinstance(value, list):
-            self.fail(path, f"must be a list, got {_type_name(value)}")
+            self.fail(path, messages.MUST_BE_LIST.format(found=_type_name(value)))
             return []
         out = []
         for i, item in enumerate(value):
@@ -272,24 +312,31 @@ class _FileChecker:
             if text is not None:
                 out.append(text)
         if non_empty and not value:
-            self.fail(path, "must not be empty")
+            self.fail(path, messages.LIST_EMPTY)
         return out
 
 
 def _type_name(value: Any) -> str:
+    """What the checker found where something else belongs, as the admins' messages name it."""
     if value is None:
-        return "nothing"
+        return messages.FOUND_NOTHING
     if isinstance(value, bool):
-        return "true/false"
+        return messages.FOUND_YES_NO.format(value=str(value).lower())
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return messages.FOUND_NUMBER.format(value=value)
+    if isinstance(value, dt.date):
+        return messages.FOUND_DATE.format(value=value)
     if isinstance(value, str):
-        return "text"
+        return messages.FOUND_TEXT
     if isinstance(value, list):
-        return "a list"
+        return messages.FOUND_LIST
     if isinstance(value, dict):
-        return MAPPING_FOUND
-    return type(value).__name__
+        return messages.FOUND_MAPPING
+    return messages.FOUND_OTHER.format(kind=type(value).__name__)
+
+
+def _listed(keys: set[str]) -> str:
+    return ", ".join(sorted(keys))
 
 
 @dataclass
@@ -321,7 +368,7 @@ def _check_file(name: str, text: str) -> _FileResult:
     ck = _FileChecker(name, lines)
     result = _FileResult(problems=ck.problems)  # the checker appends to this very list
     for key, line in lines.duplicate_keys():
-        ck.fail([], f"key '{key}' appears twice in the same mapping", line)
+        ck.fail([], messages.DUPLICATE_KEY.format(key=key), line)
     doc = ck.mapping(data, [], _FILE_KEYS, _FILE_REQUIRED)
     if doc is None:
         return result
@@ -354,10 +401,10 @@ def _check_file(name: str, text: str) -> _FileResult:
 
     raw_topics = doc.get("topics")
     if not isinstance(raw_topics, list):
-        ck.fail(["topics"], f"must be a list of topics, got {_type_name(raw_topics)}")
+        ck.fail(["topics"], messages.TOPICS_NOT_A_LIST.format(found=_type_name(raw_topics)))
         raw_topics = []
     elif not raw_topics:
-        ck.fail(["topics"], "must list at least one topic")
+        ck.fail(["topics"], messages.TOPICS_EMPTY)
     area_id = result.area.id if result.area else ""
     for i, raw in enumerate(raw_topics):
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
@@ -392,8 +439,9 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
     topic_id = ck.text(t.get("id"), [*path, "id"]) if "id" in t else None
     if topic_id is not None and not TOPIC_ID.match(topic_id):
         ck.fail([*path, "id"], id_advice(topic_id))
-    if topic_id is not None and len(topic_id) > 40:
-        ck.fail([*path, "id"], "must be at most 40 characters (it goes into buttons and links)")
+    if topic_id is not None and len(topic_id) > MAX_ID_LENGTH:
+        message = messages.ID_TOO_LONG.format(length=len(topic_id), limit=MAX_ID_LENGTH)
+        ck.fail([*path, "id"], message)
     title = ck.text(t.get("title"), [*path, "title"]) if "title" in t else None
     pledge = ck.text(t.get("pledge"), [*path, "pledge"]) if "pledge" in t else None
     explanation = ck.text(t.get("explanation"), [*path, "explanation"], required=False)
@@ -410,7 +458,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
     if raw_facts is None:
         raw_facts = []
     if not isinstance(raw_facts, list):
-        ck.fail([*path, "facts"], f"must be a list, got {_type_name(raw_facts)}")
+        ck.fail([*path, "facts"], messages.MUST_BE_LIST.format(found=_type_name(raw_facts)))
         raw_facts = []
     for j, raw_fact in enumerate(raw_facts):
         fpath = [*path, "facts", j]
@@ -422,7 +470,7 @@ def _check_topic(ck: _FileChecker, raw: Any, path: list[str | int], area_id: str
         if isinstance(date, (dt.date, int)) and not isinstance(date, bool):
             date = str(date)  # YAML reads 2023-08-16 as a date and 2022 as a number
         if date is not None and not (isinstance(date, str) and DATE.match(date)):
-            ck.fail([*fpath, "date"], f"must be a date like 2023-08-16 or a year, got {date!r}")
+            ck.fail([*fpath, "date"], messages.BAD_DATE.format(value=date, **DATE_EXAMPLES))
             date = None
         if text is not None:
             facts.append(Fact(text, date))
@@ -454,10 +502,10 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     path = Path(path)
     problems: list[Problem] = []
     if not path.exists():
-        raise KnowledgeError([Problem(str(path), None, "", "no such file or folder")])
+        raise KnowledgeError([Problem(str(path), None, "", messages.KNOWLEDGE_MISSING)])
     files = knowledge_files(path)
     if not files:
-        raise KnowledgeError([Problem(str(path), None, "", "no *.yaml knowledge files here")])
+        raise KnowledgeError([Problem(str(path), None, "", messages.KNOWLEDGE_NO_FILES)])
     areas: list[Area] = []
     topics: list[Topic] = []
     first_seen: dict[str, tuple[str, int | None]] = {}
@@ -468,14 +516,17 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
         name = str(file)
         try:
             if file.stat().st_size > MAX_FILE_BYTES:
-                problems.append(Problem(name, None, "", "file is larger than 2 MB"))
+                too_large = messages.FILE_TOO_LARGE.format(limit=MAX_FILE_BYTES // 1_000_000)
+                problems.append(Problem(name, None, "", too_large))
                 continue
             text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            problems.append(Problem(name, None, "", "not UTF-8 text"))
+            not_utf8 = messages.FILE_NOT_UTF8.format(encoding="UTF-8")
+            problems.append(Problem(name, None, "", not_utf8))
             continue
         except OSError as exc:
-            problems.append(Problem(name, None, "", f"cannot read: {exc.strerror or exc}"))
+            reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)  # e.g. EACCES
+            problems.append(Problem(name, None, "", messages.FILE_UNREADABLE.format(reason=reason)))
             continue
         result = _check_file(name, text)
         problems.extend(result.problems)
@@ -489,7 +540,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                         name,
                         result.area_line,
                         "area.id",
-                        f"'{area.id}' is also used at {other}:{other_line}",
+                        messages.AREA_ID_TAKEN.format(id=area.id, other=other, line=other_line),
                     )
                 )
             else:
@@ -504,7 +555,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                         name,
                         line,
                         "id",
-                        f"duplicate topic id '{topic.id}' (first defined at {other}:{other_line})",
+                        messages.TOPIC_ID_TAKEN.format(id=topic.id, other=other, line=other_line),
                     )
                 )
                 continue
@@ -512,20 +563,22 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
             topics.append(topic)
             placed.append((name, item))
     # a related id is unknown only if no topic declares it: a topic with problems of its own
-    # has already been reported and is not reported again here
-    ids = {t.id for t in topics} | declared
+    # has already been reported and is not reported again here, nor is the valid spelling of an
+    # invalid id (`related: [kommuneokonomi]` is right; `id: kommuneøkonomi` is what to fix)
+    ids = {t.id for t in topics} | declared | {ascii_id(i) for i in declared}
     for where, item in placed:
         topic = item.topic
         for rel, line in zip(topic.related, item.related_lines, strict=True):
             if rel == topic.id:
                 problems.append(
-                    Problem(where, line, f"{topic.id}.related", "lists the topic itself")
+                    Problem(
+                        where, line, f"{topic.id}.related", messages.RELATED_ITSELF.format(id=rel)
+                    )
                 )
             elif rel not in ids:
                 hint = _suggest(rel, {i for i in ids if TOPIC_ID.match(i)})  # only valid ids
-                problems.append(
-                    Problem(where, line, f"{topic.id}.related", f"unknown topic id '{rel}'{hint}")
-                )
+                message = messages.RELATED_UNKNOWN.format(id=rel, hint=hint)
+                problems.append(Problem(where, line, f"{topic.id}.related", message))
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(tuple(areas), tuple(topics), tuple(str(f) for f in files))

@@ -40,6 +40,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
 from bot.lexicon import ASKING, POLICY, SMALLTALK, STOPWORDS
 from bot.normalize import rarity, sentences, stem, words
@@ -542,7 +543,8 @@ class Matcher:
 
 def keyword_collisions(kb: KnowledgeBase) -> list[str]:
     """Topic keywords that are also an out-of-scope subject or practical cue (as the matcher
-    sees them: folded and stemmed), one line each, for `distriktsbot check` to warn about."""
+    sees them: folded and stemmed), one line each, for `distriktsbot check` to warn the admins
+    about (in Norwegian, `messages.KEYWORD_COLLISION`)."""
 
     def key(text: str) -> tuple[str, ...]:
         return tuple(stem(w) for w in words(text))
@@ -557,8 +559,9 @@ def keyword_collisions(kb: KnowledgeBase) -> list[str]:
                 hit = cues.get(key(kw))
                 if hit is not None:
                     out.append(
-                        f"{topic.id}: keyword {kw!r} is also out_of_scope.{hit[0]} {hit[1]!r}"
-                        f" ({area.source})"
+                        messages.KEYWORD_COLLISION.format(
+                            topic=topic.id, keyword=kw, kind=hit[0], cue=hit[1], file=area.source
+                        )
                     )
     return out
 

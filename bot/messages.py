@@ -105,9 +105,7 @@ RELOAD_FAILED = (
     "Kunnskapsfilene har feil, så jeg leste dem ikke inn. Jeg svarer fortsatt med den forrige "
     "kunnskapen. Rett feilene og send /oppdater igjen:"
 )
-RELOAD_PROBLEM = "• {file}, linje {line}, felt {field}: {message}"
-RELOAD_PROBLEM_NO_LINE = "• {file}, felt {field}: {message}"
-RELOAD_PROBLEM_FILE = "• {file}: {message}"
+RELOAD_PROBLEM = "• {problem}"
 RELOAD_MORE_PROBLEMS = "… og {count} feil til (se `distriktsbot check`)."
 RELOAD_DONE = "Kunnskapen er lest inn på nytt: {topics} emner i {files} fil(er)."
 RELOAD_AUTO = "Kunnskapsfilene er endret, og jeg har lest dem inn selv."
@@ -127,29 +125,6 @@ SELFTEST_MISSES = (
 )
 SELFTEST_MISS = "• «{example}» ({topic}) havner på {landed}"
 SELFTEST_NOWHERE = "ingen emner"
-
-# how the loader's problems read for admins (the loader's own text is the fallback)
-PROBLEM_TEXTS = (
-    (
-        r"^not valid YAML(?: \(column \d+\))?: (.*)$",
-        "ikke gyldig YAML ({0}). Sjekk innrykk, kolon og anførselstegn",
-    ),
-    (r"^missing required field '(.+)'$", "feltet «{0}» mangler. Legg det til"),
-    (
-        r"^unknown key '(.+?)'(?: \(did you mean '(.+)'\?\))?; allowed: (.*)$",
-        "ukjent felt «{0}». Tillatte felt: {2}",
-    ),
-    (r"^must be text, got (.*)$", "må være tekst"),
-    (r"^must not be empty$", "kan ikke være tomt"),
-    (r"^must be a list, got (.*)$", "må være en liste (linjer som starter med «- »)"),
-    (
-        r"^duplicate topic id '(.+)' \(first defined at (.+)\)$",
-        "emne-id «{0}» er brukt to ganger (først i {1}). Gi emnet en annen id",
-    ),
-    (r"^unknown topic id '(.+?)'.*$", "emnet «{0}» finnes ikke. Rett id-en eller fjern den"),
-    (r"^lists the topic itself$", "emnet kan ikke vise til seg selv"),
-)
-PROBLEM_DID_YOU_MEAN = " (mente du «{hint}»?)"
 
 STATS_USAGE = (
     "Skriv /statistikk for de siste {default} dagene, /statistikk {example_days} for de siste "
@@ -213,7 +188,6 @@ INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {fil
 INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
 INBOX_NOT_DECLINED = "Obs: spørsmålet havner fortsatt på {landed}."
 INBOX_IGNORED = "Ignorert: «{text}»."
-INBOX_WRITE_FAILED = "Jeg endret ikke fila: endringen ville gitt feil i kunnskapen:"
 INBOX_NEXT = "Neste i innboksen:"
 INBOX_REMAINING = "{count} grupper igjen i innboksen."
 BUTTON_OTHER_TOPIC = "Annet emne…"
@@ -307,3 +281,190 @@ NEWSLETTER_UNKNOWN_EXPLAINED = (
     "fått det to ganger. Trykk knappen under hvis du vil sende til dem likevel."
 )
 NEWSLETTER_REPORT = "Rapport for nyhetsbrevet:"
+
+# --- the knowledge files: what is wrong in them, for the admins who edit them ----------------
+# (bot/knowledge.py, bot/yaml_errors.py, bot/matcher.py's keyword warnings; shown by /oppdater,
+# /ubesvarte's write-back and `distriktsbot check`.) Each says what is wrong and what to do; the
+# file, line and field are put in front by PROBLEM_AT….
+
+PROBLEM_AT = "{file}, linje {line}, felt {field}: {message}"
+PROBLEM_AT_LINE = "{file}, linje {line}: {message}"
+PROBLEM_AT_FIELD = "{file}, felt {field}: {message}"
+PROBLEM_IN_FILE = "{file}: {message}"
+KNOWLEDGE_PROBLEMS = "{count} feil i kunnskapsfilene:"
+
+KNOWLEDGE_MISSING = "finnes ikke. Sjekk stien til kunnskapsmappa (eller -fila)."
+KNOWLEDGE_NO_FILES = (
+    "her er ingen kunnskapsfiler (filer som slutter på .yaml eller .yml). Legg dem her, eller "
+    "pek på riktig mappe."
+)
+FILE_TOO_LARGE = "fila er større enn {limit} MB. Er det riktig fil? En kunnskapsfil er mye mindre."
+FILE_NOT_UTF8 = (
+    "fila er ikke lagret som {encoding}-tekst (æøå blir da feil). Lagre den som {encoding} i "
+    "redigeringsprogrammet."
+)
+FILE_UNREADABLE = (
+    "fila kan ikke leses ({reason}). Sjekk at den finnes, og at boten har lov til å lese den."
+)
+
+YAML_INVALID = "ikke gyldig YAML (kolonne {column}): {advice}."
+YAML_INVALID_NOWHERE = "ikke gyldig YAML: {advice}."
+YAML_ADVICE = {
+    "colon": (
+        "her står «: » (kolon og mellomrom) der det ikke kan stå. Er det en del av en tekst, "
+        'sett hele teksten i doble anførselstegn, for eksempel title: "Ferje: halv pris". '
+        "Skal linja begynne et nytt felt, rykk den inn nøyaktig som feltene over (og sjekk at "
+        "linja over har sitt «:»)"
+    ),
+    "tab": (
+        "her står et tabulatortegn, men innrykk skal gjøres med mellomrom. Bytt tabulatoren ut "
+        "med mellomrom (still gjerne inn redigeringsprogrammet så Tab-tasten setter inn "
+        "mellomrom)"
+    ),
+    "open_quote": (
+        "et anførselstegn (\" eller ') som åpnes her, blir aldri lukket. Sett det avsluttende "
+        "anførselstegnet på slutten av teksten"
+    ),
+    "runaway_quote": (
+        "anførselstegnet som åpnes her, lukkes ikke på samme linje (teksten fortsetter helt til "
+        "linje {runs_to}). Sett det avsluttende anførselstegnet på slutten av denne teksten"
+    ),
+    "escape": (
+        "inne i doble anførselstegn starter en omvendt skråstrek (\\) en spesialkode. Skriv "
+        "\\\\ for én omvendt skråstrek, eller bruk enkle anførselstegn (') rundt teksten"
+    ),
+    "open_list": (
+        "en liste i hakeparenteser som starter her, er ikke lukket med «]», eller et av "
+        "elementene inneholder komma, kolon, «#» eller en parentes. Sett slike elementer i doble "
+        "anførselstegn, eller skriv listen med ett element per linje («- element»)"
+    ),
+    "open_braces": (
+        "en blokk i krøllparenteser som starter her, er ikke lukket med «}}», eller en av "
+        "verdiene inneholder komma, kolon, «#» eller en parentes. Sett slike verdier i doble "
+        "anførselstegn, eller skriv ett felt per linje"
+    ),
+    "missing_colon": (
+        "en linje uten «felt:» der det skal stå et felt. Enten mangler et felt sitt kolon, eller "
+        "en lang tekst fortsetter på en ny linje som ikke er rykket lenger inn enn feltet: rykk "
+        "den inn, eller sett teksten i anførselstegn"
+    ),
+    "second_document": (
+        "en linje med bare «---» starter et nytt dokument, men en fil skal ha ett politikkområde. "
+        "Fjern «---»-linja"
+    ),
+    "special_start": (
+        "en tekst kan ikke starte med «{char}» uten anførselstegn. Sett hele teksten i doble "
+        "anførselstegn"
+    ),
+    "text_after_quote": (
+        "her står det tekst etter et avsluttende anførselstegn. Sett hele teksten innenfor "
+        "anførselstegnene (eller, hvis linja står feil, sjekk innrykket)"
+    ),
+    "indent": (
+        "innrykket stemmer ikke. Feltene i en blokk må starte i nøyaktig samme kolonne, og hvert "
+        "listeelement starter med «- » i samme kolonne som elementene over. Rykk inn med "
+        "mellomrom, aldri med tabulator"
+    ),
+    "special_chars": (
+        "en tekst som starter med et av tegnene {special} må stå i anførselstegn. Sett hele "
+        "teksten i doble anførselstegn"
+    ),
+    "block_text": (
+        "etter «|» eller «>» skal teksten starte på neste linje, rykket inn. Flytt teksten dit, "
+        "eller sett den i anførselstegn i stedet"
+    ),
+    "other": (
+        "sjekk innrykket (mellomrom, på linje med linjene over), og sett tekster som inneholder "
+        "«: » eller « #», eller som starter med et av tegnene {special}, i doble anførselstegn"
+    ),
+}
+
+ID_INVALID = (
+    "«{value}» er ikke en gyldig id. En id kan bare ha små bokstaver a–z, tall og bindestrek "
+    "(ikke æøå, store bokstaver eller mellomrom), fordi den brukes i lenker og lagrede stemmer."
+)
+ID_WRITE_INSTEAD = " Skriv «{suggestion}»."
+ID_TOO_LONG = (
+    "id-en er {length} tegn lang, men kan være høyst {limit} (den brukes i knapper og lenker). "
+    "Gjør den kortere."
+)
+DUPLICATE_KEY = "feltet «{key}» står to ganger i samme blokk. Slett det ene."
+UNKNOWN_KEY = "ukjent felt «{key}».{hint} Tillatte felt her: {allowed}."
+UNKNOWN_KEY_HINT = " Mente du «{suggestion}»?"
+MISSING_FIELD = "feltet «{key}» mangler. Legg det til."
+MUST_BE_MAPPING = (
+    "skal være en blokk med felt (felt: verdi, ett per linje), men her står {found}. "
+    "Tillatte felt: {allowed}."
+)
+TEXT_WITH_COLON = (
+    "teksten har et kolon i seg som gjør at den leses som «felt: verdi». Sett hele teksten i "
+    'doble anførselstegn: "{text}"'
+)
+TEXT_NOT_MAPPING = (
+    "skal være én tekst, men her står en blokk med felt («felt: verdi»). Skriv én tekst her; "
+    "har den «: » i seg, sett hele teksten i doble anførselstegn."
+)
+TEXT_NOT_LIST = (
+    "skal være én tekst, men her står en liste. Skriv én tekst, uten «- » foran og uten [ ] rundt."
+)
+TEXT_NOT_PLAIN = (
+    "skal være tekst, men «{written}» leses som et tall, ja/nei eller en dato. Sett det i "
+    'anførselstegn: "{written}".'
+)
+MUST_BE_LIST = (
+    "skal være en liste, men her står {found}. Skriv ett element per linje med «- » foran, "
+    "eller [a, b] på én linje."
+)
+TEXT_EMPTY = "er tomt. Skriv en tekst her."
+LIST_EMPTY = "listen er tom. Legg til minst ett element."
+TOPICS_NOT_A_LIST = (
+    "skal være en liste med emner (hvert emne starter med «- id: …»), men her står {found}."
+)
+TOPICS_EMPTY = "her er ingen emner. Legg til minst ett (se README)."
+BAD_DATE = (
+    "skal være en dato som {day}, en måned som {month} eller et år som {year}, men her står "
+    "«{value}». Rett datoen, eller fjern linja."
+)
+AREA_ID_TAKEN = (
+    "område-id-en «{id}» er også brukt i {other}, linje {line}. Gi et av områdene en annen id."
+)
+TOPIC_ID_TAKEN = (
+    "emne-id-en «{id}» er allerede brukt (i {other}, linje {line}). Gi et av emnene en annen id."
+)
+RELATED_ITSELF = "emnet viser til seg selv. Fjern «{id}» fra related."
+RELATED_UNKNOWN = "emnet «{id}» finnes ikke.{hint} Rett id-en, eller fjern den fra related."
+# what the checker says it found instead (in MUST_BE_… above)
+FOUND_NOTHING = "ingenting"
+FOUND_YES_NO = "ja/nei-verdien {value}"
+FOUND_NUMBER = "tallet {value}"
+FOUND_TEXT = "en tekst"
+FOUND_LIST = "en liste"
+FOUND_MAPPING = "«felt: verdi»"
+FOUND_DATE = "datoen {value}"
+FOUND_OTHER = "en verdi av typen {kind}"
+
+# `distriktsbot check` and `distriktsbot learn`: the self-test and the warnings, one per line
+SELFTEST_LINE_MISSES = (
+    "Disse eksempelspørsmålene havner på feil emne (legg til nøkkelord til emnet, eller skriv "
+    "eksempelet om):"
+)
+SELFTEST_LINE_MISS = "  {topic}: «{example}» havner på {landed} (treff {score})"
+SELFTEST_LINE_WARNING = "  advarsel: {warning}"
+SELFTEST_LINE_SUMMARY = (
+    "{topics} emner i {count} fil(er) ({files}); {passed} av {total} eksempelspørsmål havner på "
+    "sitt eget emne"
+)
+KEYWORD_COLLISION = (
+    "{topic}: nøkkelordet «{keyword}» står også under out_of_scope.{kind} som «{cue}» ({file}). "
+    "Da trekker de hver sin vei: fjern det ene."
+)
+
+# the write-back (/ubesvarte's buttons, `distriktsbot learn`): why a file was not changed
+WRITE_INVALID = "Jeg endret ikke fila: endringen ville gitt feil i kunnskapen:"
+WRITE_BROKEN = "Jeg endret ikke {file}: fila har feil slik den står nå. Rett dem først:"
+WRITE_NOT_KNOWLEDGE = "{file} er ikke en kunnskapsfil (den har ikke area: og topics: øverst)."
+WRITE_UNREADABLE = "{file} kan ikke leses. Sjekk at den finnes, og at boten har lov til å lese den."
+WRITE_NO_WORDS = "Spørsmålet har ingen ord, så det kan ikke bli et eksempel."
+WRITE_UNKNOWN_TOPIC = "Emnet «{id}» finnes ikke."
+WRITE_TOPIC_GONE = "Emnet «{id}» står ikke (lenger) i {file}. Send /oppdater og prøv igjen."
+WRITE_UNKNOWN_AREA = "Området «{id}» finnes ikke."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Matcher, keyword_collisions
 
@@ -40,15 +41,27 @@ class SelfTest:
         return self.examples - len(self.misses)
 
     def lines(self) -> list[str]:
-        """The report `distriktsbot check` prints (English, for the command line)."""
-        out = [
-            f"  {m.topic_id}: example {m.example!r} lands on {m.landed or 'no topic'} ({m.score})"
+        """The report `distriktsbot check` prints, in Norwegian for the admins who edit the
+        knowledge (topic ids rather than titles: they are what the files say)."""
+        out = [messages.SELFTEST_LINE_MISSES] if self.misses else []
+        out.extend(
+            messages.SELFTEST_LINE_MISS.format(
+                topic=m.topic_id,
+                example=m.example,
+                landed=m.landed or messages.SELFTEST_NOWHERE,
+                score=m.score,
+            )
             for m in self.misses
-        ]
-        out.extend(f"  warning: {w}" for w in self.warnings)
+        )
+        out.extend(messages.SELFTEST_LINE_WARNING.format(warning=w) for w in self.warnings)
         out.append(
-            f"{self.topics} topics in {len(self.files)} file(s) ({', '.join(self.files)}); "
-            f"{self.passed}/{self.examples} examples land on their own topic"
+            messages.SELFTEST_LINE_SUMMARY.format(
+                topics=self.topics,
+                count=len(self.files),
+                files=", ".join(self.files),
+                passed=self.passed,
+                total=self.examples,
+            )
         )
         return out
 

@@ -23,13 +23,16 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
+from bot import messages
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, knowledge_files, load_knowledge
 from bot.normalize import clean, words
 
 
 class WriteError(Exception):
-    """The change cannot be made; `problems` says why (the file is untouched)."""
+    """The change cannot be made (the file is untouched); the message, or `problems`, says why
+    in the admins' words."""
 
     def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
         super().__init__(message)
@@ -162,7 +165,7 @@ def _validate(kb_path: Path, file: Path, new_text: str) -> None:
                 Problem(copies.get(p.file, p.file), p.line, p.field, p.message)
                 for p in exc.problems
             ]
-            raise WriteError("the change would make the knowledge invalid", problems) from None
+            raise WriteError(messages.WRITE_INVALID, problems) from None
 
 
 def atomic_write(file: Path, text: str) -> None:
@@ -192,12 +195,22 @@ def atomic_write(file: Path, text: str) -> None:
 def _edit(kb_path: Path, file: Path, change: Any) -> Written:
     try:
         text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WriteError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    except OSError:
+        raise WriteError(messages.WRITE_UNREADABLE.format(file=file.name)) from None
     y = _yaml(_layout(text))
-    data = y.load(text)
+    try:
+        data = y.load(text)
+    except YAMLError:
+        # the file is broken as it stands (edited by hand since the last reload): the loader
+        # says where and what to do, in the admins' words
+        broken = messages.WRITE_BROKEN.format(file=file.name)
+        try:
+            _validate(kb_path, file, text)
+        except WriteError as exc:
+            raise WriteError(broken, exc.problems) from None
+        raise WriteError(broken) from None
     if not isinstance(data, CommentedMap):
-        raise WriteError(f"{file}: not a knowledge file (no mapping at the top)")
+        raise WriteError(messages.WRITE_NOT_KNOWLEDGE.format(file=file.name))
     if not change(data):
         return Written(file, added=False)
     out = io.StringIO()
@@ -211,7 +224,7 @@ def _edit(kb_path: Path, file: Path, change: Any) -> Written:
 def _question(text: str) -> str:
     question = " ".join(clean(text).split())
     if not words(question):
-        raise WriteError("the question has no words")
+        raise WriteError(messages.WRITE_NO_WORDS)
     return question
 
 
@@ -219,7 +232,7 @@ def add_example(kb: KnowledgeBase, kb_path: Path, topic_id: str, question: str) 
     """Add `question` to the `examples` of `topic_id`, in the file that defines it."""
     topic = kb.topic(topic_id)
     if topic is None:
-        raise WriteError(f"unknown topic {topic_id!r}")
+        raise WriteError(messages.WRITE_UNKNOWN_TOPIC.format(id=topic_id))
     question = _question(question)
     file = Path(kb.area_of(topic).source)
 
@@ -227,7 +240,7 @@ def add_example(kb: KnowledgeBase, kb_path: Path, topic_id: str, question: str) 
         for raw in data.get("topics") or []:
             if isinstance(raw, CommentedMap) and str(raw.get("id", "")).strip() == topic_id:
                 return _set_list(raw, "examples", question, ("keywords", "broad_keywords"))
-        raise WriteError(f"{file}: topic {topic_id!r} is not in this file (any more)")
+        raise WriteError(messages.WRITE_TOPIC_GONE.format(id=topic_id, file=file.name))
 
     return _edit(kb_path, file, change)
 
@@ -236,7 +249,7 @@ def add_not_ours(kb: KnowledgeBase, kb_path: Path, area_id: str, question: str) 
     """Add `question` to the area's `out_of_scope.examples` (created when missing)."""
     area = next((a for a in kb.areas if a.id == area_id), None)
     if area is None:
-        raise WriteError(f"unknown area {area_id!r}")
+        raise WriteError(messages.WRITE_UNKNOWN_AREA.format(id=area_id))
     question = _question(question)
     file = Path(area.source)
 

@@ -4,16 +4,20 @@ unanswered questions, the period parser, the Norwegian problem texts, error-repo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import case, func, select, update
 
 from bot.admin import ErrorReports, problem_text
 from bot.inbox import open_groups
-from bot.knowledge import Problem
+from bot.knowledge import KnowledgeError, Problem, load_knowledge
 from bot.statistics import Period, parse_request
 from bot.storage import Count, Missed, Storage, pseudonymize
 from bot.storage.schema import UnansweredQuestionRow, VoteRow
+from tests.conftest import VALID_AREA, line_of
 
 SECRET = "core-admin-secret-0123456789abcdef"
 
@@ -163,21 +167,34 @@ def test_period_parsing() -> None:
         assert parse_request(bad, today) is None, bad
 
 
-def test_problems_read_in_norwegian_with_file_line_and_field() -> None:
-    p = Problem(
-        "/x/knowledge/distriktspolitikk.yaml",
-        12,
-        "topics[2].keywrods",
-        "unknown key 'keywrods' (did you mean 'keywords'?); allowed: id, keywords, title",
+def test_problems_read_in_norwegian_with_file_line_and_field(
+    write_kb: Callable[..., Path],
+) -> None:
+    """/oppdater shows the loader's own Norwegian words, after the file's name, line and field."""
+    text = VALID_AREA.replace("keywords: [bredbånd]", "keywords: [nett]\n    keywrods: [bredbånd]")
+    text = text.replace("  question: Er du enig?\n", "")
+    folder = write_kb({"distriktspolitikk.yaml": text})
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(folder)
+    texts = sorted(problem_text(p) for p in info.value.problems)
+    assert len(texts) == 2, texts
+    missing, unknown = texts
+    assert unknown.startswith(
+        f"• distriktspolitikk.yaml, linje {line_of(text, 'keywrods')}, felt topics[1].keywrods: "
+        "ukjent felt «keywrods». Mente du «keywords»? Tillatte felt her: "
+    ), unknown
+    assert missing == (
+        f"• distriktspolitikk.yaml, linje {line_of(text, 'area:')}, felt area: "
+        "feltet «question» mangler. Legg det til."
     )
-    text = problem_text(p)
-    assert text.startswith("• distriktspolitikk.yaml, linje 12, felt topics[2].keywrods:")
-    assert "ukjent felt «keywrods»" in text and "mente du «keywords»" in text
-    missing = problem_text(Problem("a.yaml", 3, "topics[0]", "missing required field 'pledge'"))
-    assert "feltet «pledge» mangler" in missing
-    # a message without a translation still names where, with the loader's own words
-    other = problem_text(Problem("a.yaml", None, "", "file is larger than 2 MB"))
-    assert other == "• a.yaml: file is larger than 2 MB"
+    assert str(folder) not in unknown + missing  # the file's name, not where it lies
+    # a problem without a field, without a line, or with neither still says where
+    no_field = problem_text(Problem("/x/a.yaml", 3, "", "melding."))
+    assert no_field == "• a.yaml, linje 3: melding."
+    no_line = problem_text(Problem("/x/a.yaml", None, "topics", "melding."))
+    assert no_line == "• a.yaml, felt topics: melding."
+    other = problem_text(Problem("/x/a.yaml", None, "", "fila er for stor."))
+    assert other == "• a.yaml: fila er for stor."
 
 
 def test_error_reports_are_rate_limited_and_carry_no_message() -> None:

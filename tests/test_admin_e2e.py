@@ -232,8 +232,7 @@ async def test_oppdater_with_broken_yaml_keeps_serving_the_old_knowledge(
     report = text_of(await anne.say("/oppdater"))
     assert report.startswith(messages.RELOAD_FAILED)
     assert f"distriktspolitikk.yaml, linje {line}" in report
-    assert "keywrods" in report and "ukjent felt" in report
-    assert "mente du «keywords»" in report
+    assert "ukjent felt «keywrods». Mente du «keywords»?" in report
     # the old knowledge is still served, in full
     ferry = await k.say(FERRY_QUESTION)
     assert_answer(ferry, services.kb, "fergetakster")
@@ -248,6 +247,86 @@ async def test_oppdater_with_broken_yaml_keeps_serving_the_old_knowledge(
 
     yaml_file.write_text(good, encoding="utf-8")
     assert "lest inn på nytt" in text_of(await anne.say("/oppdater"))
+
+
+PARSER_JARGON = (
+    "mapping values",
+    "expected <block end>",
+    "found character",
+    "could not find",
+    "scalar",
+    "while parsing",
+    "while scanning",
+    "YAML reader",
+)
+ENGLISH_WORDS = ("not valid", "column", "line ", "did you mean", "must be", "unknown", "write '")
+
+
+def _first_example(text: str) -> str:
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == "examples:")
+    return lines[at + 1]
+
+
+def _edits(good: str) -> list[tuple[str, str, str, str]]:
+    """Three typical slips of an admin editing by hand: (name, broken file, the line of the
+    mistake, what the answer must tell them to do)."""
+    example = _first_example(good)
+    indent, question = example.split("- ", 1)
+    colon = f"{indent}- Spørsmål: {question}"
+    return [
+        (
+            "tab",
+            good.replace("    title: Fergetakster", "\ttitle: Fergetakster", 1),
+            "\ttitle: Fergetakster",
+            "Bytt tabulatoren ut med mellomrom",
+        ),
+        (
+            "colon",
+            good.replace(example, colon, 1),
+            colon,
+            f'Sett hele teksten i doble anførselstegn: "Spørsmål: {question}"',
+        ),
+        (
+            "id",
+            good.replace("  - id: kommuneokonomi", "  - id: kommuneøkonomi", 1),
+            "  - id: kommuneøkonomi",
+            "Skriv «kommuneokonomi».",
+        ),
+    ]
+
+
+async def test_oppdater_explains_three_typical_yaml_slips_in_norwegian(
+    bot: Bot, yaml_file: Path
+) -> None:
+    """A tab, an unquoted ': ' in an example and an id with æøå: each answered in Norwegian with
+    the line and what to do, never in the parser's words; the voters keep the old knowledge, and
+    a voter who tries /oppdater learns nothing."""
+    fake, _, services = bot
+    anne, k = admin(fake), kari(fake)
+    good = yaml_file.read_text(encoding="utf-8")
+    for name, broken, needle, todo in _edits(good):
+        assert broken != good, name
+        yaml_file.write_text(broken, encoding="utf-8")
+        line = next(i for i, t in enumerate(broken.splitlines(), 1) if t == needle)
+
+        report = text_of(await anne.say("/oppdater"))
+        assert report.startswith(messages.RELOAD_FAILED), (name, report)
+        problems = [p for p in report.splitlines() if p.startswith("• ")]
+        assert len(problems) == 1, (name, report)  # the slip itself, and nothing it caused
+        assert problems[0].startswith(f"• distriktspolitikk.yaml, linje {line}"), (name, report)
+        assert todo in problems[0], (name, report)
+        assert not any(word in report for word in PARSER_JARGON), (name, report)
+        assert not any(word in report for word in ENGLISH_WORDS), (name, report)
+
+        # a voter learns nothing, and still gets the old knowledge
+        assert text_of(await k.say("/oppdater")) == messages.UNKNOWN_COMMAND
+        assert_answer(await k.say(FERRY_QUESTION), services.kb, "fergetakster")
+
+    yaml_file.write_text(good, encoding="utf-8")
+    assert text_of(await anne.say("/oppdater")).startswith(
+        messages.RELOAD_DONE.format(topics=len(services.kb.topics), files=1)
+    )
 
 
 async def test_changed_files_are_reloaded_by_themselves_and_admins_are_told(
@@ -451,10 +530,34 @@ async def test_a_write_that_would_break_the_knowledge_never_touches_the_file(
     yaml_file.write_text(broken, encoding="utf-8")
     title = services.kb.topic(LEARNABLE_TOPIC).title  # type: ignore[union-attr]
     reply = await anne.press(inbox, title)
-    assert text_of(reply).startswith(messages.INBOX_WRITE_FAILED)
+    assert text_of(reply).startswith(messages.WRITE_INVALID)
     assert "keywrods" in text_of(reply)
     assert yaml_file.read_text(encoding="utf-8") == broken
     assert [p.name for p in yaml_file.parent.iterdir()] == [yaml_file.name]  # no temp file left
+    assert LEARNABLE in text_of(await anne.say("/ubesvarte"))  # still in the inbox
+
+
+async def test_a_write_into_a_file_broken_by_hand_says_what_is_wrong_there(
+    bot: Bot, yaml_file: Path
+) -> None:
+    """The YAML was broken by hand after the last reload: pressing a topic in /ubesvarte leaves
+    the file as it is and says where it is broken and what to do, in Norwegian."""
+    fake, _, services = bot
+    anne = admin(fake)
+    await kari(fake).say(LEARNABLE)
+    inbox = await anne.say("/ubesvarte")
+    broken = yaml_file.read_text(encoding="utf-8").replace(
+        "    title: Fergetakster", "\ttitle: Fergetakster", 1
+    )
+    yaml_file.write_text(broken, encoding="utf-8")
+    line = next(i for i, t in enumerate(broken.splitlines(), 1) if t.startswith("\ttitle"))
+    title = services.kb.topic(LEARNABLE_TOPIC).title  # type: ignore[union-attr]
+    reply = text_of(await anne.press(inbox, title))
+    assert reply.startswith(messages.WRITE_BROKEN.format(file=yaml_file.name)), reply
+    assert f"• {yaml_file.name}, linje {line}: ikke gyldig YAML (kolonne 1)" in reply
+    assert "Bytt tabulatoren ut med mellomrom" in reply
+    assert not any(word in reply for word in PARSER_JARGON), reply
+    assert yaml_file.read_text(encoding="utf-8") == broken
     assert LEARNABLE in text_of(await anne.say("/ubesvarte"))  # still in the inbox
 
 

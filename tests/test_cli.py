@@ -16,7 +16,7 @@ import pytest
 
 from bot import messages
 from bot.cli import main
-from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, VALID_AREA, area_yaml
+from tests.conftest import DEV_QUESTIONS, KNOWLEDGE_DIR, VALID_AREA, area_yaml, line_of
 
 WriteKb = Callable[..., Path]
 QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
@@ -115,8 +115,9 @@ def test_ask_with_a_broken_knowledge_folder(
     folder = write_kb({"a.yaml": VALID_AREA.replace("keywords: [bredbånd]", "keywords: []")})
     assert main(["--knowledge", str(folder), "ask", "ferje"]) == 2
     err = capsys.readouterr().err
-    assert f"{folder / 'a.yaml'}:" in err
-    assert "keywords" in err
+    assert "1 feil i kunnskapsfilene:" in err
+    assert f"{folder / 'a.yaml'}, linje {line_of(VALID_AREA, 'keywords: [bredbånd]')}" in err
+    assert "felt topics[1].keywords: listen er tom" in err
 
 
 # --- match ----------------------------------------------------------------------------------
@@ -205,15 +206,15 @@ def test_match_empty_input(
 def test_check_passes_on_the_shipped_knowledge(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out
-    assert "12 topics in 1 file(s)" in out
-    found = re.search(r"(\d+)/(\d+) examples land on their own topic", out)
+    assert "12 emner i 1 fil(er)" in out
+    found = re.search(r"(\d+) av (\d+) eksempelspørsmål havner på sitt eget emne", out)
     assert found and found.group(1) == found.group(2) and int(found.group(1)) > 12
 
 
 def test_check_through_a_real_process() -> None:
     proc = run_bot("check", str(KNOWLEDGE_DIR))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "12 topics" in proc.stdout
+    assert "12 emner" in proc.stdout
 
 
 def test_check_lists_the_problems_of_a_broken_folder(
@@ -228,11 +229,14 @@ def test_check_lists_the_problems_of_a_broken_folder(
     assert code != 0
     assert "Traceback" not in captured.err
     err = captured.err
-    assert f"{folder / 'a.yaml'}:" in err
-    assert "keywrods" in err and "did you mean 'keywords'" in err
-    assert "august" in err
+    assert "3 feil i kunnskapsfilene:" in err  # the typo, the key it lacks, the date
+    assert f"{folder / 'a.yaml'}, linje {line_of(text, 'keywrods')}" in err
+    assert "ukjent felt «keywrods». Mente du «keywords»?" in err
+    assert f"linje {line_of(text, 'date: august')}, felt topics[0].facts[0].date:" in err
+    assert "«august»" in err
     # one problem per line, readable
-    assert len([line for line in err.splitlines() if str(folder) in line]) >= 2
+    assert "feltet «keywords» mangler" in err
+    assert len([line for line in err.splitlines() if str(folder) in line]) == 3
 
 
 def test_check_fails_when_an_example_lands_on_the_wrong_topic(
@@ -243,8 +247,9 @@ def test_check_fails_when_an_example_lands_on_the_wrong_topic(
     code = main(["check", str(folder)])
     out = capsys.readouterr().out
     assert code != 0
-    assert "forste" in out and "'bredbånd'" in out and "andre" in out
-    assert "0/1 examples" in out
+    assert "  forste: «bredbånd» havner på andre" in out
+    assert "legg til nøkkelord" in out
+    assert "0 av 1 eksempelspørsmål" in out
 
 
 def test_check_of_two_areas(capsys: pytest.CaptureFixture[str], write_kb: WriteKb) -> None:
@@ -261,7 +266,7 @@ def test_check_of_two_areas(capsys: pytest.CaptureFixture[str], write_kb: WriteK
     )
     folder = write_kb({"a.yaml": VALID_AREA, "b.yaml": second})
     assert main(["check", str(folder)]) == 0
-    assert "3 topics in 2 file(s)" in capsys.readouterr().out
+    assert "3 emner i 2 fil(er)" in capsys.readouterr().out
 
 
 # --- eval -----------------------------------------------------------------------------------
@@ -521,5 +526,9 @@ def test_check_warns_when_a_keyword_is_also_out_of_scope(
     folder = write_kb({"a.yaml": text})
     assert main(["check", str(folder)]) == 0  # a warning, not an error
     out = capsys.readouterr().out
-    assert "warning: forste: keyword 'ferge' is also out_of_scope.practical 'Ferge'" in out
+    assert (
+        "advarsel: forste: nøkkelordet «ferge» står også under out_of_scope.practical som «Ferge»"
+        in out
+    )
+    assert "fjern det ene" in out
     assert "bompenger" not in out
