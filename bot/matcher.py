@@ -41,8 +41,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
-from bot.lexicon import ASKING, POLICY, SMALLTALK, STOPWORDS
-from bot.normalize import rarity, sentences, stem, words
+from bot.lexicon import ASKING, COLLECTIVE, LANGUAGE_MARKERS, POLICY, SMALLTALK, STOPWORDS
+from bot.normalize import fold, rarity, sentences, stem, words
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -89,6 +89,12 @@ class Settings:
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
     decided_decline: float = 0.9  # this near a must-decline example: an admin's decision
+    w_story_cover: float = 0.5  # a story word's weight in the coverage
+    decoy_cover: float = 0.8  # uncovered subjects cover this share of what the best topic covers
+    cover_min: float = 0.45  # no policy cue and the best topic explains less of the question ...
+    cover_evidence: float = 1.5  # ... with less evidence than this -> decline
+    short_cover: float = 0.8  # the best topic explains this much of the question ...
+    short_threshold: float = 0.5  # ... then this much evidence is enough for an answer
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ class Evidence:
     policy: float  # policy-question cues
     near_decline: float  # similarity to the nearest must-decline example (0: not needed)
     near_topic: float  # similarity to the nearest example of a candidate topic (0: not needed)
+    coverage: dict[int, float] = field(default_factory=dict)  # share of the question's words
+    # (by rarity, story words at their lower weight) that hit the topic
+    collective: float = 0.0  # cues of a question asked on behalf of many (bot.lexicon.COLLECTIVE)
 
 
 @dataclass
@@ -137,6 +146,8 @@ class _WordInfo:
     hits: tuple[tuple[int, float], ...]  # vocabulary terms hit, with a similarity
     contributions: tuple[tuple[int, float, float], ...]  # topic index, evidence, rank (best term)
     example_hits: tuple[tuple[str, float], ...]  # stems of example questions, with a weight
+    rarity: float  # bot.normalize.rarity of the word (0 for a function word), for coverage
+    frame: bool  # hits a broad keyword ("distriktene", "rural areas"): the area's own frame
 
 
 @dataclass(frozen=True)
@@ -167,7 +178,7 @@ class Matcher:
         self._add(self._practical, single, s.w_keyword)
         # multi-word practical cues match as a run of words, function words included
         self._cue_runs: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for run in runs:
+        for run in dict.fromkeys(runs):  # cues that stem alike count once
             if len(run) > 1 and run[0] != ANY:
                 self._cue_runs[run[0]].append(run)
         n = max(len(kb.topics), 1)
@@ -289,7 +300,10 @@ class Matcher:
                 if rank > best.get(ti, (0.0, 0.0))[1]:
                     best[ti] = (value, rank)
         contributions = tuple((ti, value, rank) for ti, (value, rank) in best.items())
-        return _WordInfo(hits, contributions, tuple(example_hits))
+        frame = any(self._terms[tid].broad for tid, _ in hits)
+        # another language's function words ("dla", "und", "hvad") say nothing about the subject
+        cover = 0.0 if word in _FOREIGN_FUNCTION_WORDS else weight
+        return _WordInfo(hits, contributions, tuple(example_hits), cover, frame)
 
     def _hits(self, word: str) -> tuple[tuple[int, float], ...]:
         """Vocabulary terms a (folded) word hits, with a similarity in (0, 1]."""
@@ -383,8 +397,15 @@ class Matcher:
         matched_terms: dict[int, float] = {}
         query: dict[str, float] = {}  # the question as a vector, for the example neighbours
         matched_words: set[str] = set()  # in the question vector through the terms they hit
+        covered: dict[int, float] = defaultdict(float)
+        content_weight = frame_weight = 0.0
         for word in content:
             info = self._lookup(word.text)
+            w_cover = info.rarity * (1.0 if word.weight >= 1.0 else s.w_story_cover)
+            content_weight += w_cover
+            if info.frame:  # the area's frame covers a question for every topic
+                frame_weight += w_cover
+                w_cover = 0.0
             if info.example_hits:
                 matched_words.add(word.text)
             for tid, sim in info.hits:
@@ -397,6 +418,7 @@ class Matcher:
             for ti, value, rank in info.contributions:
                 totals[ti] += value
                 ranks[ti] += rank * word.weight
+                covered[ti] += w_cover
         if len(matched_terms) > 1:
             # a phrase is complete when each of its (distinct) terms was matched
             found: dict[int, int] = {}
@@ -413,7 +435,7 @@ class Matcher:
         # every word of the question counts in its length, also those no example has
         stems: list[list[str]] = []
         unseen: dict[str, float] = {}
-        policy = 0.0
+        policy = collective = 0.0
         seen: set[str] = set()
         for sent_words, sent_weight in zip(parts, sent_weights, strict=True):
             sent = [stem(w) for w in sent_words]
@@ -422,13 +444,19 @@ class Matcher:
                 if text in POLICY and text not in seen:
                     seen.add(text)
                     policy += 1.0
+                if text in COLLECTIVE:
+                    collective += 1.0
                 if st not in query and text not in matched_words:
                     w = rarity(st) * sent_weight
                     if st in self._example_stems:
                         query[st] = w
                     elif w > unseen.get(st, 0.0):
                         unseen[st] = w
-            policy += sum(1.0 for pair in itertools.pairwise(sent_words) if pair in _POLICY_PAIRS)
+            for pair in itertools.pairwise(sent_words):
+                if pair in _POLICY_PAIRS:
+                    policy += 1.0
+                if pair in _COLLECTIVE_PAIRS:
+                    collective += 1.0
         practical = ranks.pop(self._practical, 0.0) + self._cue_runs_found(stems, sent_weights)
         subjects = ranks.pop(self._decoy, 0.0)
         totals.pop(self._practical, None)
@@ -465,6 +493,10 @@ class Matcher:
             policy,
             near_decline,
             near_topic,
+            {ti: (c + frame_weight) / content_weight for ti, c in covered.items()}
+            if content_weight
+            else {},
+            collective,
         )
 
     def _cue_runs_found(self, stems: Sequence[Sequence[str]], weights: Sequence[float]) -> float:
@@ -514,6 +546,9 @@ class Matcher:
         top = ranked[0][1] if ranked else 0.0
         if ev.subjects and ev.subjects >= top * s.decoy_ratio:
             return Match(MatchKind.NONE, None, 0.0)
+        cover = ev.coverage.get(ranked[0][0], 0.0) if ranked else 0.0
+        if ev.subjects and ev.coverage.get(self._decoy, 0.0) >= cover * s.decoy_cover:
+            return Match(MatchKind.NONE, None, 0.0)
         practical = ev.practical - s.w_policy * ev.policy
         if practical >= s.practical_min and practical >= top * s.practical_ratio:
             return Match(MatchKind.NONE, None, 0.0)
@@ -523,7 +558,16 @@ class Matcher:
             return Match(MatchKind.NONE, None, 0.0, out_of_scope=True)
         if ev.near_decline >= s.knn_min and ev.near_decline > ev.near_topic * s.knn_ratio:
             return Match(MatchKind.NONE, None, 0.0)
-        if not ranked or evidence < s.threshold:
+        if (
+            ranked
+            and not ev.policy
+            and not ev.collective
+            and cover < s.cover_min
+            and evidence < s.cover_evidence
+        ):
+            return Match(MatchKind.NONE, None, round(evidence, 3))
+        short = cover >= s.short_cover and evidence >= s.short_threshold
+        if not ranked or (evidence < s.threshold and not short):
             kind = MatchKind.SMALLTALK if ev.smalltalk and not ranked else MatchKind.NONE
             if ev.smalltalk and not ev.has_content:
                 kind = MatchKind.SMALLTALK
@@ -563,7 +607,11 @@ def keyword_collisions(kb: KnowledgeBase) -> list[str]:
     return out
 
 
+_FOREIGN_FUNCTION_WORDS = frozenset(
+    fold(w) for lang, markers in LANGUAGE_MARKERS.items() if lang != "no" for w in markers
+)
 _POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
+_COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in cue)
 
 _CANDIDATES = 4
 """The topics (best by rank) whose examples a question is compared with."""
