@@ -42,7 +42,7 @@ from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
 from bot.lexicon import ASKING, COLLECTIVE, LANGUAGE_MARKERS, POLICY, SMALLTALK, STOPWORDS
-from bot.normalize import fold, rarity, sentences, stem, words
+from bot.normalize import fold, is_word, rarity, sentences, stem, words
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -172,7 +172,8 @@ class Matcher:
         # (hidden) topics, found by the same lookup (typos, compounds, endings) as the real ones
         self._decoy = len(kb.topics)
         self._practical = self._decoy + 1
-        self._add(self._decoy, oos.subjects, s.w_keyword, phrases=True)
+        # a subject of several words ("psykisk helse", "oil fund") counts only as a whole
+        self._add(self._decoy, oos.subjects, s.w_keyword, phrases=True, whole_phrases=True)
         runs = [_cue_run(c) for c in oos.practical]
         single = [c for c, run in zip(oos.practical, runs, strict=True) if len(run) == 1]
         self._add(self._practical, single, s.w_keyword)
@@ -235,12 +236,17 @@ class Matcher:
         weight: float,
         phrases: bool = False,
         broad: bool = False,
+        whole_phrases: bool = False,
     ) -> None:
-        spread = 1.0 if phrases else self.settings.df_text
+        """Index texts for topic `ti`. With `phrases`, a multi-word text also counts when all of
+        its words are present; with `whole_phrases` only then (its words alone count nothing)."""
+        s = self.settings
+        spread = 1.0 if phrases else s.df_text
+        phrase_part = 0.0 if whole_phrases else s.w_phrase_part
         for text in texts:
             stems = _content_stems(text)
             ids = []
-            part = weight * (self.settings.w_phrase_part if phrases and len(stems) > 1 else 1.0)
+            part = weight * (phrase_part if phrases and len(stems) > 1 else 1.0)
             for st in stems:
                 tid = self._term_id(st)
                 ids.append(tid)
@@ -249,8 +255,9 @@ class Matcher:
                 term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
                 term.broad = term.broad or broad
             if phrases and len(set(ids)) > 1:
-                rank = weight * self.settings.w_broad_rank if broad else weight
-                self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight, rank))
+                whole = weight / s.w_phrase if whole_phrases else weight
+                rank = whole * s.w_broad_rank if broad else whole
+                self._phrases.append((ti, tuple(dict.fromkeys(ids)), whole, rank))
 
     def _index_topic(self, ti: int, topic: Topic) -> None:
         s = self.settings
@@ -290,43 +297,54 @@ class Matcher:
         weight = rarity(word)
         best: dict[int, tuple[float, float]] = {}
         example_hits: list[tuple[str, float]] = []
-        for tid, sim in hits:
+        for tid, sim, itself in hits:
             term = self._terms[tid]
             if term.text in self._example_stems:
                 example_hits.append((term.text, sim * weight))
             for ti, source_weight in term.postings.items():
+                # an uncovered subject or a practical cue counts only for the word itself:
+                # "politikerne" is not "politi", "bobilen" not "mobil"
+                if not source_weight or (ti >= self._decoy and not itself):
+                    continue
                 value = sim * source_weight * term.idf
                 rank = value * self.settings.w_broad_rank if term.broad else value
                 if rank > best.get(ti, (0.0, 0.0))[1]:
                     best[ti] = (value, rank)
         contributions = tuple((ti, value, rank) for ti, (value, rank) in best.items())
-        frame = any(self._terms[tid].broad for tid, _ in hits)
+        frame = any(self._terms[tid].broad for tid, _, _ in hits)
         # another language's function words ("dla", "und", "hvad") say nothing about the subject
         cover = 0.0 if word in _FOREIGN_FUNCTION_WORDS else weight
-        return _WordInfo(hits, contributions, tuple(example_hits), cover, frame)
+        plain = tuple((tid, sim) for tid, sim, _ in hits)
+        return _WordInfo(plain, contributions, tuple(example_hits), cover, frame)
 
-    def _hits(self, word: str) -> tuple[tuple[int, float], ...]:
-        """Vocabulary terms a (folded) word hits, with a similarity in (0, 1]."""
+    def _hits(self, word: str) -> tuple[tuple[int, float, bool], ...]:
+        """Vocabulary terms a (folded) word hits, with a similarity in (0, 1] and whether the hit
+        is the word itself (exactly, with an ending, or as the head of a compound) rather than a
+        near spelling, a truncation or the first part of a compound."""
         s = self.settings
         st = stem(word)
         exact = self._term_index.get(st)
         if exact is None and word != st:
             exact = self._term_index.get(word)
         if exact is not None:
-            return ((exact, 1.0),)
+            return ((exact, 1.0, True),)
         hits: dict[int, float] = {}
+        strict: set[int] = set()
 
-        def hit(text: str, sim: float) -> None:
+        def hit(text: str, sim: float, itself: bool = False) -> None:
             tid = self._term_index.get(text)
-            if tid is not None and sim > hits.get(tid, 0.0):
-                hits[tid] = sim
+            if tid is not None:
+                if sim > hits.get(tid, 0.0):
+                    hits[tid] = sim
+                if itself:
+                    strict.add(tid)
 
         n = len(st)
         for ending in _ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) >= 4:
                 base = word[: -len(ending)]
-                hit(base, s.sim_suffix)
-                hit(stem(base), s.sim_suffix)
+                hit(base, s.sim_suffix, True)
+                hit(stem(base), s.sim_suffix, True)
         if n >= 5:
             max_edits = 1 if n < 8 else 2
             pool: list[str] = []
@@ -342,11 +360,16 @@ class Matcher:
                 modifier, head = word[:i], word[i:]
                 hs = stem(head)
                 if len(hs) >= 4 and hs in self._term_index:
-                    hit(hs, s.sim_compound_head)
+                    hit(hs, s.sim_compound_head, True)
+                # the first part of a compound is the word itself only when the rest is a word
+                # too ("mobil|laderen", not "politi|kerne")
+                whole = None
                 for mod in (modifier, modifier[:-1] if modifier[-1] in "se" else ""):
                     if len(mod) >= 4:
-                        hit(stem(mod), s.sim_compound_modifier)
-                        hit(mod, s.sim_compound_modifier)
+                        if whole is None:
+                            whole = hs in self._term_index or is_word(head) or is_word(hs)
+                        hit(stem(mod), s.sim_compound_modifier, whole)
+                        hit(mod, s.sim_compound_modifier, whole)
         if n >= 5:
             lo = bisect.bisect_left(self._sorted_vocab, st)
             for text in self._sorted_vocab[lo : lo + 8]:
@@ -354,7 +377,7 @@ class Matcher:
                     break
                 if n >= 0.7 * len(text):
                     hit(text, s.sim_prefix)
-        return tuple(hits.items())
+        return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
 
     def _read(self, text: str) -> tuple[list[_Word], list[list[str]], list[float], bool]:
         """The question's content words with their weight, every sentence's folded words
@@ -369,6 +392,7 @@ class Matcher:
         story = len(parts) > 1 and any(asking)
         sent_weights = [s.w_story if story and not asks else 1.0 for asks in asking]
         weights: dict[str, float] = {}
+        joined_parts: set[str] = set()
         smalltalk = False
         count = 0
         for i, sent in enumerate(parts):
@@ -378,9 +402,21 @@ class Matcher:
             for word in sent:
                 if word in SMALLTALK:
                     smalltalk = True
-                elif word not in STOPWORDS and sent_weights[i] > weights.get(word, 0.0):
+                elif (
+                    word not in STOPWORDS
+                    and len(word) > 1
+                    and sent_weights[i] > weights.get(word, 0.0)
+                ):
                     weights[word] = sent_weights[i]
-        content = [_Word(w, weight) for w, weight in weights.items()]
+            # a compound written in two words ("hurtig ladere", "industri politikk") is read as
+            # the one word the knowledge has
+            for a, b in itertools.pairwise(sent):
+                if len(a) > 2 and len(b) > 2 and a in weights and b in weights:
+                    joined = a + b
+                    if joined in self._term_index or stem(joined) in self._term_index:
+                        weights[joined] = max(weights[a], weights[b])
+                        joined_parts.update((a, b))
+        content = [_Word(w, weight) for w, weight in weights.items() if w not in joined_parts]
         return content, parts, sent_weights, smalltalk
 
     def evidence(self, text: str) -> Evidence:
@@ -620,7 +656,22 @@ _NEAR_WORDS = 8
 
 # Inflection and dialect endings the stemmer does not know (nynorsk -ane/-ar, Trønder/northern
 # -an, -å), tried when a word is not in the vocabulary as it stands.
-_ENDINGS = ("arane", "erane", "ane", "ene", "arne", "erne", "ar", "an", "en", "et", "er", "a", "e")
+_ENDINGS = (
+    "arane",
+    "erane",
+    "ane",
+    "ene",
+    "arne",
+    "erne",
+    "ern",
+    "ar",
+    "an",
+    "en",
+    "et",
+    "er",
+    "a",
+    "e",
+)
 
 
 ANY = "\x00"

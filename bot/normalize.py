@@ -81,7 +81,17 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     stemmed: str = _stemmer.stemWord(word)
+    # the stemmer's last step drops the endings -lig/-leg, which merges words that mean different
+    # things ("statlige" and "staten", "fastlege" and "fast"): they are kept (not in nouns made
+    # from adjectives: "muligheter")
+    rest = word[len(stemmed) :] if word.startswith(stemmed) else ""
+    for ending in _ADJECTIVE_ENDINGS:
+        if rest.startswith(ending) and "het" not in rest:
+            return stemmed + ending
     return stemmed
+
+
+_ADJECTIVE_ENDINGS = ("lig", "leg")
 
 
 RARITY_COMMON = 6.5
@@ -105,6 +115,11 @@ def _zipf() -> dict[str, float]:
                 if z > table.get(key, 0.0):
                     table[key] = z
     return table
+
+
+def is_word(word: str) -> bool:
+    """Whether a folded word (or stem) is in wordfreq's everyday Norwegian."""
+    return word in _zipf()
 
 
 @lru_cache(maxsize=65536)
