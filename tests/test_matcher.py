@@ -153,9 +153,9 @@ def test_a_10000_character_message_is_read_only_so_far(matcher: Matcher, shape: 
     """The work is bounded by the words read, not by the length of the message."""
     text = _long_messages()[shape]
     assert len(text) == 10_000
-    content, parts, weights, _ = matcher._read(text)
-    assert sum(len(p) for p in parts) <= MAX_WORDS
-    assert len(content) <= MAX_WORDS and len(weights) == len(parts)
+    reading = matcher._read(text)
+    assert sum(len(p) for p in reading.parts) <= MAX_WORDS
+    assert len(reading.content) <= MAX_WORDS and len(reading.weights) == len(reading.parts)
     m = matcher.match(text)
     assert m.topic_id is None or m.topic_id in matcher.topic_ids
     if shape == "repeated-question":
