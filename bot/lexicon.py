@@ -243,3 +243,14 @@ COLLECTIVE = frozenset(
         "czy beda",
     ]
 )
+
+# Words a question starts with (folded): a message that starts so asks even without a question
+# mark ("når kjem utbetalinga frå nav").
+QUESTION_STARTS = frozenset(
+    """
+    hva hvor hvordan hvorfor hvem hvilken hvilke hvilket hvis nar kor korleis kvifor kva ka kem
+    kven kvar koffor korfor kordan kossen koss assen hass va ke kan er e har far faer blir bli
+    bi skal ska vil ma bor finnes fins gar when what where how why who which can is are do does
+    will should could
+    """.split()
+)

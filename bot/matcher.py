@@ -41,8 +41,25 @@ from typing import NamedTuple
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import KnowledgeBase, Topic
-from bot.lexicon import ASKING, COLLECTIVE, LANGUAGE_MARKERS, POLICY, SMALLTALK, STOPWORDS
-from bot.normalize import fold, folded_sentences, is_word, rarity, stem, words, zipf
+from bot.lexicon import (
+    ASKING,
+    COLLECTIVE,
+    LANGUAGE_MARKERS,
+    POLICY,
+    QUESTION_STARTS,
+    SMALLTALK,
+    STOPWORDS,
+)
+from bot.normalize import (
+    everyday_words,
+    fold,
+    folded_sentences,
+    is_word,
+    rarity,
+    stem,
+    words,
+    zipf,
+)
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -64,7 +81,7 @@ class Settings:
     w_pledge: float = 0.45
     w_text: float = 0.3
     w_phrase: float = 0.5  # bonus when all words of a multi-word keyword are present
-    w_phrase_part: float = 0.6  # a word of a multi-word keyword on its own counts this much
+    w_phrase_part: float = 0.5  # a word of a multi-word keyword on its own counts this much
     idf_power: float = 0.4
     rarity_power: float = 0.75  # a term's weight times rarity ** this (common words weigh less)
     df_text: float = 0.1
@@ -91,6 +108,7 @@ class Settings:
     decoy_cover: float = 0.8  # uncovered subjects cover this share of what the best topic covers
     cover_min: float = 0.45  # no policy cue and the best topic explains less of the question ...
     cover_evidence: float = 1.5  # ... with less evidence than this -> decline
+    cover_statements: bool = False  # ... also for a message without a question mark
     short_cover: float = 0.8  # the best topic explains this much of the question ...
     short_threshold: float = 0.5  # ... then this much evidence is enough for an answer
 
@@ -129,6 +147,8 @@ class Evidence:
     covered: dict[int, float] = field(default_factory=dict)  # weight of the words hitting a topic
     content_weight: float = 0.0  # weight of all content words (by rarity, story words less)
     frame_weight: float = 0.0  # weight of the words that hit the area's broad keywords
+    asks: bool = True  # a sentence ends with "?" or starts with a question word (else: a
+    # statement, a complaint)
 
     def cover(self, ti: int) -> float:
         """The share of the question's words (by rarity, story words at a lower weight) that
@@ -186,6 +206,7 @@ class _Reading(NamedTuple):
     collective: float
     practical_runs: float  # multi-word practical cues found
     plain: dict[str, float]  # stems of words that hit no example term, with their weight
+    asks: bool  # a sentence ends with a question mark or starts with a question word
 
 
 class Matcher:
@@ -264,7 +285,7 @@ class Matcher:
         # here; the cache below holds the other words voters use
         self._known: dict[str, _WordInfo] = {}
         known = {w for text in _knowledge_texts(kb) for w in words(text)}
-        known.update(STOPWORDS, SMALLTALK, ASKING, POLICY, COLLECTIVE)
+        known.update(STOPWORDS, SMALLTALK, ASKING, POLICY, COLLECTIVE, everyday_words())
         for word in sorted(known):
             if " " not in word:
                 self._known[word] = self._word_uncached(word)
@@ -436,25 +457,33 @@ class Matcher:
                     strict.add(tid)
 
         n = len(st)
+        # an everyday word ("ferie", "helsestasjonen") is taken as written: not a misspelling,
+        # a dialect form or a compound of words of the knowledge
+        if zipf(word) >= _EVERYDAY:
+            return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
         for ending in _ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) >= 4:
                 base = word[: -len(ending)]
                 hit(base, s.sim_suffix, True)
                 hit(stem(base), s.sim_suffix, True)
-        if n >= 5 and zipf(word) < _EVERYDAY:
-            # a word of four letters or fewer, one letter changed, is too often another word;
-            # and an everyday word ("ferie") is not a misspelling of another ("ferje")
+        if hits:  # a known word with an ending the stemmer does not know ("bondan")
+            return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
+        if n >= 5:
+            # a word of four letters or fewer, one letter changed, is too often another word
             for text, dist in self._near_spellings(st, 1 if n < 8 else 2):
                 hit(text, s.sim_edit1 if dist <= 1 else s.sim_edit2)
-        if len(word) >= 7:
+        if len(word) >= 7 and not hits:
             index = self._term_index
-            # only a part that starts as some term starts is stemmed and looked up
+            # a stem is the start of its word, shorter by at most a long ending: the first part
+            # of a compound can only stem to a term that starts the word
+            starts = [k for k in range(3, len(word) - 3) if word[:k] in index]
             for i in range(4, len(word) - 3):
                 modifier, head = word[:i], word[i:]
+                # only a last part that starts as some term starts is stemmed and looked up
                 hs = stem(head) if self._may_stem_to_term(head) else ""
                 if len(hs) >= 4 and hs in index:
                     hit(hs, s.sim_compound_head, True)
-                if not self._may_stem_to_term(modifier):
+                if not any(i - _LONGEST_ENDING <= k <= i for k in starts):
                     continue
                 # the first part of a compound is the word itself only when the rest is a word
                 # too ("mobil|laderen", not "politi|kerne")
@@ -466,7 +495,7 @@ class Matcher:
                                 if whole is None:
                                     whole = hs in index or is_word(head) or is_word(stem(head))
                                 hit(part, s.sim_compound_modifier, whole)
-        if n >= 5:
+        if n >= 5 and not hits:
             lo = bisect.bisect_left(self._sorted_vocab, st)
             for text in self._sorted_vocab[lo : lo + 8]:
                 if not text.startswith(st):
@@ -551,7 +580,15 @@ class Matcher:
                 del weights[part]
         content = [_Word(w, weight, infos_of[w]) for w, weight in weights.items()]
         return _Reading(
-            content, parts, sent_weights, smalltalk, policy, collective, practical, plain
+            content,
+            parts,
+            sent_weights,
+            smalltalk,
+            policy,
+            collective,
+            practical,
+            plain,
+            any(ends or sent[0] in QUESTION_STARTS for sent, ends in read),
         )
 
     def evidence(self, text: str) -> Evidence:
@@ -627,6 +664,7 @@ class Matcher:
             covered,
             content_weight,
             frame_weight,
+            reading.asks,
         )
 
     def _cue_runs_found(self, sent: list[str]) -> int:
@@ -716,6 +754,7 @@ class Matcher:
             return Match(MatchKind.NONE, None, 0.0)
         if (
             ranked
+            and (ev.asks or s.cover_statements)
             and not ev.policy
             and not ev.collective
             and cover < s.cover_min
@@ -776,6 +815,9 @@ _COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in
 _PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
 _SMALLTALK, _POLICY, _COLLECTIVE, _PAIR, _CUE = 1, 2, 4, 8, 16
 
+
+_LONGEST_ENDING = 8
+"""No ending the stemmer removes is longer (Snowball Norwegian: "hetenes" and the like)."""
 
 _EVERYDAY = 3.0
 """A word at least this common in everyday Norwegian (Zipf frequency) is taken as written, never

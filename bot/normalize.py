@@ -150,6 +150,16 @@ def is_word(word: str) -> bool:
     return word in _zipf()
 
 
+@cache
+def everyday_words() -> frozenset[str]:
+    """The folded words of wordfreq's list of everyday Norwegian (about 30,000)."""
+    from wordfreq import get_frequency_dict
+
+    return frozenset(
+        w for word in get_frequency_dict("nb", wordlist="small") for w in fold(word).split()
+    )
+
+
 def zipf(word: str) -> float:
     """Zipf frequency of a folded word (or stem) in everyday Norwegian; 0 if unknown."""
     return _zipf().get(word, 0.0)
