@@ -100,13 +100,13 @@ class Settings:
     w_policy: float = 0.5  # how much one policy cue offsets one practical cue
     knn_min: float = 0.35  # a must-decline example at least this similar ...
     knn_ratio: float = 1.0  # ... and this much more similar than every topic example -> decline
-    ambiguity_ratio: float = 0.7  # runner-up within this ratio of the best -> ambiguous
+    ambiguity_ratio: float = 0.6  # runner-up within this ratio of the best -> ambiguous
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
     decided_decline: float = 0.9  # this near a must-decline example: an admin's decision
     w_story_cover: float = 0.5  # a story word's weight in the coverage
     decoy_cover: float = 0.8  # uncovered subjects cover this share of what the best topic covers
-    cover_min: float = 0.45  # no policy cue and the best topic explains less of the question ...
+    cover_min: float = 0.5  # no policy cue and the best topic explains less of the question ...
     cover_evidence: float = 1.5  # ... with less evidence than this -> decline
     cover_statements: bool = False  # ... also for a message without a question mark
     short_cover: float = 0.8  # the best topic explains this much of the question ...
@@ -375,7 +375,12 @@ class Matcher:
         """Everything the per-question path needs to know about one (folded) word, once."""
         st = stem(word)
         smalltalk = word in SMALLTALK
-        content = not smalltalk and word not in STOPWORDS and len(word) > 1
+        content = (
+            not smalltalk
+            and word not in STOPWORDS
+            and word not in _FOREIGN_FUNCTION_WORDS
+            and len(word) > 1
+        )
         flags = (
             st,
             content,
@@ -773,7 +778,8 @@ class Matcher:
             for ti, sc in ranked[1 : 1 + s.max_alternatives]
             if sc >= best * s.alternative_ratio and sc >= s.threshold * 0.5
         )
-        ambiguous = len(ranked) > 1 and ranked[1][1] >= best * s.ambiguity_ratio
+        # split evidence: the runner-up, itself offered as an alternative, is nearly as strong
+        ambiguous = bool(alternatives) and ranked[1][1] >= best * s.ambiguity_ratio
         return Match(
             MatchKind.TOPIC, self.topic_ids[best_ti], round(best, 3), alternatives, ambiguous
         )
@@ -809,7 +815,7 @@ def keyword_collisions(kb: KnowledgeBase) -> list[str]:
 
 _FOREIGN_FUNCTION_WORDS = frozenset(
     fold(w) for lang, markers in LANGUAGE_MARKERS.items() if lang != "no" for w in markers
-)
+) - {"hemma", "tryggt", "people"}  # (markers that say what a question is about)
 _POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
 _COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in cue)
 _PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
@@ -876,7 +882,11 @@ def _knowledge_texts(kb: KnowledgeBase) -> Iterable[str]:
 
 
 def _content_stems(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in SMALLTALK]
+    return [
+        stem(w)
+        for w in words(text)
+        if w not in STOPWORDS and w not in SMALLTALK and w not in _FOREIGN_FUNCTION_WORDS
+    ]
 
 
 def _example_vector(text: str) -> dict[str, float]:
