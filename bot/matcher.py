@@ -466,7 +466,7 @@ class Matcher:
         # a dialect form or a compound of words of the knowledge
         if zipf(word) >= _EVERYDAY:
             return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
-        for ending in _ENDINGS:
+        for ending in _ENDINGS_BY_LAST.get(word[-1], ()):
             if word.endswith(ending) and len(word) - len(ending) >= 4:
                 base = word[: -len(ending)]
                 hit(base, s.sim_suffix, True)
@@ -539,27 +539,30 @@ class Matcher:
             pairs = cues = False
             contents = 0
             for word, info in zip(sent, infos, strict=True):
-                if info.content:
+                st, is_content, flags, weight, _, _, example_hits, _, _ = info
+                if is_content:
                     contents += 1
                     if sw > weights.get(word, 0.0):
                         weights[word] = sw
                         infos_of[word] = info
-                elif info.flags & _SMALLTALK:
-                    smalltalk = True
-                if flags := info.flags:
+                if flags:
+                    if flags & _SMALLTALK:
+                        smalltalk = True
                     if flags & _POLICY and word not in seen:
                         seen.add(word)
                         policy += 1.0
                     if flags & _COLLECTIVE:
                         collective += 1.0
-                    pairs = pairs or bool(flags & _PAIR)
-                    cues = cues or bool(flags & _CUE)
-                if not info.example_hits:
+                    if flags & _PAIR:
+                        pairs = True
+                    if flags & _CUE:
+                        cues = True
+                if not example_hits:
                     # function words take part in the question vector ("hvordan … jeg" vs
                     # "hva vil dere"), and every word counts in its length
-                    w = info.weight * sw
-                    if w > plain.get(info.stem, 0.0):
-                        plain[info.stem] = w
+                    w = weight * sw
+                    if w > plain.get(st, 0.0):
+                        plain[st] = w
             if pairs:
                 for pair in itertools.pairwise(sent):
                     if pair in _POLICY_PAIRS:
@@ -577,7 +580,9 @@ class Matcher:
                 for a, b in itertools.pairwise(sent):
                     if a in weights and b in weights and len(a) > 2 and len(b) > 2:
                         joined = a + b
-                        if joined in self._term_index or stem(joined) in self._term_index:
+                        if joined in self._term_index or (
+                            self._may_stem_to_term(joined) and stem(joined) in self._term_index
+                        ):
                             weights[joined] = max(weights[a], weights[b])
                             infos_of[joined] = self._lookup(joined)
                             joined_parts.update((a, b))
@@ -848,6 +853,10 @@ _ENDINGS = (
     "e",
 )
 
+
+_ENDINGS_BY_LAST = {
+    last: tuple(e for e in _ENDINGS if e.endswith(last)) for last in {e[-1] for e in _ENDINGS}
+}
 
 ANY = "\x00"
 """In a practical cue, "…" (or "*") stands for any one word."""
