@@ -253,9 +253,12 @@ class Matcher:
         # typos: every term of five letters or more under itself and each one-letter deletion
         # (a symmetric-delete index: a question word's own deletions find the terms within one
         # edit, and most within two, without scanning the vocabulary)
+        # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
+        # of a word that only the pledge or the explanation uses is not worth the memory)
         self._deletes: dict[str, list[str]] = defaultdict(list)
-        for text in self._vocab:
-            if len(text) >= 5:
+        for term in self._terms:
+            text = term.text
+            if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
                 # æ written as a or e ("naringspolitikk") is a spelling, not two typos
                 spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
                 for variant in {v for sp in spellings for v in (sp, *_deletions(sp))}:
@@ -283,12 +286,21 @@ class Matcher:
             self._index_example(-1, text)
         # every word the knowledge itself uses, and the function words, are looked up once
         # here; the cache below holds the other words voters use
+        # (in this order, up to _PRECOMPUTED words: a very large knowledge leaves the rest of its
+        # prose to the cache)
         self._known: dict[str, _WordInfo] = {}
-        known = {w for text in _knowledge_texts(kb) for w in words(text)}
-        known.update(STOPWORDS, SMALLTALK, ASKING, POLICY, COLLECTIVE, everyday_words())
-        for word in sorted(known):
-            if " " not in word:
-                self._known[word] = self._word_uncached(word)
+        groups = [
+            STOPWORDS | SMALLTALK | ASKING | POLICY | COLLECTIVE,
+            {w for t in kb.topics for text in (t.title, *t.keywords) for w in words(text)},
+            everyday_words(),
+            {w for text in _knowledge_texts(kb) for w in words(text)},
+        ]
+        for group in groups:
+            for word in sorted(group - self._known.keys()):
+                if len(self._known) >= _PRECOMPUTED:
+                    break
+                if " " not in word:
+                    self._known[word] = self._word_uncached(word)
         self._cached = lru_cache(maxsize=100_000)(self._word_uncached)
 
     def clear_cache(self) -> None:
@@ -826,6 +838,10 @@ _COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in
 _PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
 _SMALLTALK, _POLICY, _COLLECTIVE, _PAIR, _CUE = 1, 2, 4, 8, 16
 
+
+_PRECOMPUTED = 60_000
+"""At most this many word records are built with the index (the shipped knowledge and wordfreq's
+everyday words need about 27,000)."""
 
 _LONGEST_ENDING = 8
 """No ending the stemmer removes is longer (Snowball Norwegian: "hetenes" and the like)."""
