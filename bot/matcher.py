@@ -547,10 +547,10 @@ class Matcher:
                 sent = sent[: max(0, MAX_WORDS - count)]
             count += len(sent)
             parts.append(sent)
-            infos = [known(w) or cached(w) for w in sent]
             pairs = cues = False
             contents = 0
-            for word, info in zip(sent, infos, strict=True):
+            for word in sent:
+                info = known(word) or cached(word)
                 st, is_content, flags, weight, _, _, example_hits, _, _ = info
                 if is_content:
                     contents += 1
@@ -572,9 +572,10 @@ class Matcher:
                 if not example_hits:
                     # function words take part in the question vector ("hvordan … jeg" vs
                     # "hva vil dere"), and every word counts in its length
-                    w = weight * sw
-                    if w > plain.get(st, 0.0):
-                        plain[st] = w
+                    if sw != 1.0:
+                        weight *= sw
+                    if weight > plain.get(st, 0.0):
+                        plain[st] = weight
             if pairs:
                 for pair in itertools.pairwise(sent):
                     if pair in _POLICY_PAIRS:
@@ -582,7 +583,8 @@ class Matcher:
                     if pair in _COLLECTIVE_PAIRS:
                         collective += 1.0
             if cues:
-                practical += sw * self._cue_runs_found([info.stem for info in infos])
+                stems = [(known(w) or cached(w)).stem for w in sent]
+                practical += sw * self._cue_runs_found(stems)
             joins = joins or contents > 1
         if joins:
             # a compound written in two words ("hurtig ladere", "industri politikk") is read as
