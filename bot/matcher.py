@@ -493,14 +493,23 @@ class Matcher:
             index = self._term_index
             # a stem is the start of its word, shorter by at most a long ending: the first part
             # of a compound can only stem to a term that starts the word
-            starts = [k for k in range(3, len(word) - 3) if word[:k] in index]
+            first = [False] * len(word)  # first[i]: word[:i] may stem to a term
+            for k in range(3, len(word) - 3):
+                if word[:k] in index:
+                    for i in range(k, min(k + _LONGEST_ENDING + 1, len(word))):
+                        first[i] = True
+            term_starts = self._starts
             for i in range(4, len(word) - 3):
                 modifier, head = word[:i], word[i:]
                 # only a last part that starts as some term starts is stemmed and looked up
-                hs = stem(head) if self._may_stem_to_term(head) else ""
+                hs = (
+                    stem(head)
+                    if head[:5] in term_starts or head[:4] in term_starts or head[:3] in term_starts
+                    else ""
+                )
                 if len(hs) >= 4 and hs in index:
                     hit(hs, s.sim_compound_head, True)
-                if not any(i - _LONGEST_ENDING <= k <= i for k in starts):
+                if not first[i]:
                     continue
                 # the first part of a compound is the word itself only when the rest is a word
                 # too ("mobil|laderen", not "politi|kerne")
