@@ -37,6 +37,10 @@ STOPWORDS = frozenset(
     sjol folk gang ganger dag dager ar aret arene tid tida tiden hos kor korleis sann sant
     bare berre berr berge kun ikkje inte itte ittj ente enten noe noko nokka nokke no nu na
     hadde hatt vert vere vera vore hadd matte ma maa kunne kunna kan kann
+    ska te ae dae nan sae mae daem dem dae bi bli itj baerre berre nakka nakke nokka noka nakk
+    sanne sann sanna slike slikt slik sidan sia likevel akkurat altfor gitt sagt nettopp gjerne
+    stadig heller knapt egen eigen eige virkelig verkeleg la ser betyr vaert vori fra fraa fra
+    under sta gjera gjaer gjorr gjor gjere haer hair va ke ka kva kor ko einaste eneste
     """.split()
 )
 
@@ -170,3 +174,83 @@ LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
     ),
     "lt": frozenset("ir kad kaip ką jūsų mano yra ar daugiau kodėl kur kai".split()),
 }
+
+# Cues that a question is asked on behalf of many ("blir det …", "får vi …", "hvorfor skal …",
+# "hva med …"), or to the party or the government in another language: weaker than POLICY (they
+# do not offset practical cues), but a question with none of them and of POLICY must be mostly
+# about a topic to be answered (see `Settings.cover_min` in bot/matcher.py). Folded words; single
+# words, or two words in a row.
+COLLECTIVE = frozenset(
+    """
+    dokke dokkan dokka dakk dakker dakkar dykkar dokkar dokker dokk dykk
+    rettferdig urettferdig rettferdighet fremtid framtid fremtiden framtida
+    sentralisering sentraliseringa sentraliseringen distriktene distrikta distriktane bygdene
+    ni ert jeres jer ihr ihre euch sie partei partij partia partiet partija partido parti
+    regeringen regierung rzad gobierno gouvernement government vyriausybe staat staten state
+    wasza wasze waszej jusu chcecie zrobicie zrobi ustedes vous you your
+    deres dokkers dykkar dokkas dakkas
+    """.split()
+) | frozenset(
+    [
+        # "blir det …", "kommer det …", "skal det …" and their dialect forms
+        *(
+            f"{verb} {it}"
+            for verb in (
+                "blir bli bi blire vert verte vil kommer kommere kjem kjaem kjem kjeme skal ska "
+                "far faer kan"
+            ).split()
+            for it in "det dae de d da di".split()
+        ),
+        # "får vi", "kan vi", "skal folk": the many who live there
+        *(
+            f"{verb} {who}"
+            for verb in "far faer kan skal ska blir bi vil".split()
+            for who in "vi me folk alle ungdommen bygda distriktene oss".split()
+        ),
+        # why and who-pays: "hvorfor skal", "hvem skal betale"
+        *(
+            f"{why} {verb}"
+            for why in "hvorfor kvifor korfor koffor kofor hvem kven kem kaem kem".split()
+            for verb in "skal ska ma far er har".split()
+        ),
+        # "hva med …", "hva skjer med …"
+        *(f"{what} {verb}" for what in "hva ka kva va ke".split() for verb in "med skjer".split()),
+        "noen gang",
+        "nokon gong",
+        "nokon gang",
+        "i framtida",
+        "i fremtiden",
+        "her ute",
+        "her nord",
+        "her oppe",
+        "ute i",
+        "i byen",
+        "i byane",
+        "i byene",
+        "vi far",
+        "me far",
+        "vi faer",
+        "what about",
+        "how about",
+        "will there",
+        "will you",
+        "are you",
+        "is there",
+        "going to",
+        "wird es",
+        "werden sie",
+        "czy bedzie",
+        "czy beda",
+    ]
+)
+
+# Words a question starts with (folded): a message that starts so asks even without a question
+# mark ("når kjem utbetalinga frå nav").
+QUESTION_STARTS = frozenset(
+    """
+    hva hvor hvordan hvorfor hvem hvilken hvilke hvilket hvis nar kor korleis kvifor kva ka kem
+    kven kvar koffor korfor kordan kossen koss assen hass va ke kan er e har far faer blir bli
+    bi skal ska vil ma bor finnes fins gar when what where how why who which can is are do does
+    will should could
+    """.split()
+)

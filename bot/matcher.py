@@ -36,14 +36,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
-from bot.lexicon import ASKING, POLICY, SMALLTALK, STOPWORDS
-from bot.normalize import rarity, sentences, stem, words
+from bot.lexicon import (
+    ASKING,
+    COLLECTIVE,
+    LANGUAGE_MARKERS,
+    POLICY,
+    QUESTION_STARTS,
+    SMALLTALK,
+    STOPWORDS,
+)
+from bot.normalize import (
+    everyday_words,
+    fold,
+    folded_sentences,
+    is_word,
+    rarity,
+    stem,
+    words,
+    zipf,
+)
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -65,7 +82,7 @@ class Settings:
     w_pledge: float = 0.45
     w_text: float = 0.3
     w_phrase: float = 0.5  # bonus when all words of a multi-word keyword are present
-    w_phrase_part: float = 0.6  # a word of a multi-word keyword on its own counts this much
+    w_phrase_part: float = 0.5  # a word of a multi-word keyword on its own counts this much
     idf_power: float = 0.4
     rarity_power: float = 0.75  # a term's weight times rarity ** this (common words weigh less)
     df_text: float = 0.1
@@ -82,14 +99,19 @@ class Settings:
     practical_min: float = 0.9  # practical cues this strong (less policy cues) ...
     practical_ratio: float = 0.0  # ... and this strong against the best topic -> decline
     w_policy: float = 0.5  # how much one policy cue offsets one practical cue
-    w_near: float = 0.3  # evidence for a topic from the similarity to its nearest example
-    near_min: float = 0.9  # ... counted from this similarity on
     knn_min: float = 0.35  # a must-decline example at least this similar ...
     knn_ratio: float = 1.0  # ... and this much more similar than every topic example -> decline
-    ambiguity_ratio: float = 0.7  # runner-up within this ratio of the best -> ambiguous
+    ambiguity_ratio: float = 0.6  # runner-up within this ratio of the best -> ambiguous
     alternative_ratio: float = 0.4  # topics within this ratio of the best are alternatives
     max_alternatives: int = 3
     decided_decline: float = 0.9  # this near a must-decline example: an admin's decision
+    w_story_cover: float = 0.5  # a story word's weight in the coverage
+    decoy_cover: float = 0.8  # uncovered subjects cover this share of what the best topic covers
+    cover_min: float = 0.5  # no policy cue and the best topic explains less of the question ...
+    cover_evidence: float = 1.5  # ... with less evidence than this -> decline
+    cover_statements: bool = False  # ... also for a message without a question mark
+    short_cover: float = 0.8  # the best topic explains this much of the question ...
+    short_threshold: float = 0.5  # ... then this much evidence is enough for an answer
 
 
 @dataclass(frozen=True)
@@ -109,7 +131,7 @@ class Match:
         return first + [t for t, _ in self.alternatives]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Evidence:
     """What the matcher saw in a question, before deciding (for `distriktsbot match` and tests)."""
 
@@ -121,7 +143,24 @@ class Evidence:
     practical: float  # practical-information cues
     policy: float  # policy-question cues
     near_decline: float  # similarity to the nearest must-decline example (0: not needed)
-    near_topic: float  # similarity to the nearest example of a candidate topic (0: not needed)
+    near_topic: float  # similarity to the nearest example of the best topic (0: not needed)
+    collective: float = 0.0  # cues of a question asked on behalf of many (lexicon.COLLECTIVE)
+    covered: dict[int, float] = field(default_factory=dict)  # weight of the words hitting a topic
+    content_weight: float = 0.0  # weight of all content words (by rarity, story words less)
+    frame_weight: float = 0.0  # weight of the words that hit the area's broad keywords
+    asks: bool = True  # a sentence ends with "?" or starts with a question word (else: a
+    # statement, a complaint)
+
+    def cover(self, ti: int) -> float:
+        """The share of the question's words (by rarity, story words at a lower weight) that
+        hit topic `ti`; words that hit a broad keyword of the area count for every topic."""
+        if not self.content_weight:
+            return 0.0
+        return (self.covered.get(ti, 0.0) + self.frame_weight) / self.content_weight
+
+    @property
+    def coverage(self) -> dict[int, float]:
+        return {ti: self.cover(ti) for ti in self.covered}
 
 
 @dataclass
@@ -133,17 +172,42 @@ class _Term:
     idf: float = 1.0
 
 
-@dataclass(frozen=True)
-class _WordInfo:
-    hits: tuple[tuple[int, float], ...]  # vocabulary terms hit, with a similarity
-    contributions: tuple[tuple[int, float, float], ...]  # topic index, evidence, rank (best term)
-    example_hits: tuple[tuple[str, float], ...]  # stems of example questions, with a weight
+class _WordInfo(NamedTuple):
+    """Everything the per-question path needs to know about one folded word, computed once."""
+
+    stem: str
+    content: bool  # not a function word, small talk or a single letter
+    # _SMALLTALK, _POLICY (a single-word policy cue, bot.lexicon.POLICY), _COLLECTIVE (a
+    # single-word collective cue), _PAIR (the first word of a two-word policy or collective
+    # cue), _CUE (the first word of a multi-word practical cue)
+    flags: int
+    weight: float  # rarity of the stem: the word's weight in the question vector
+    # for content words only:
+    hits: tuple[tuple[int, float], ...] = ()  # vocabulary terms hit, with a similarity
+    contributions: tuple[tuple[int, float, float], ...] = ()  # topic, evidence, rank (best term)
+    example_hits: tuple[tuple[str, float], ...] = ()  # stems of example questions, with a weight
+    rarity: float = 0.0  # bot.normalize.rarity of the word (0 for a function word), for coverage
+    frame: bool = False  # hits a broad keyword ("distriktene", "rural areas"): the area's frame
 
 
-@dataclass(frozen=True)
-class _Word:
+class _Word(NamedTuple):
     text: str  # folded
     weight: float  # 1 in an asking sentence, Settings.w_story in the story
+    info: _WordInfo
+
+
+class _Reading(NamedTuple):
+    """A question as read: its content words, its sentences and the cues found in them."""
+
+    content: list[_Word]
+    parts: list[list[str]]  # every sentence's folded words (function words too)
+    weights: list[float]  # every sentence's weight (story or asking)
+    smalltalk: bool
+    policy: float
+    collective: float
+    practical_runs: float  # multi-word practical cues found
+    plain: dict[str, float]  # stems of words that hit no example term, with their weight
+    asks: bool  # a sentence ends with a question mark or starts with a question word
 
 
 class Matcher:
@@ -162,15 +226,17 @@ class Matcher:
         # (hidden) topics, found by the same lookup (typos, compounds, endings) as the real ones
         self._decoy = len(kb.topics)
         self._practical = self._decoy + 1
-        self._add(self._decoy, oos.subjects, s.w_keyword, phrases=True)
+        # a subject of several words ("psykisk helse", "oil fund") counts only as a whole
+        self._add(self._decoy, oos.subjects, s.w_keyword, phrases=True, whole_phrases=True)
         runs = [_cue_run(c) for c in oos.practical]
         single = [c for c, run in zip(oos.practical, runs, strict=True) if len(run) == 1]
         self._add(self._practical, single, s.w_keyword)
         # multi-word practical cues match as a run of words, function words included
-        self._cue_runs: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for run in runs:
+        # (first stem -> the runs that start with it, as lists with None for "any one word")
+        self._cue_runs: dict[str, list[list[str | None]]] = defaultdict(list)
+        for run in dict.fromkeys(runs):  # cues that stem alike count once
             if len(run) > 1 and run[0] != ANY:
-                self._cue_runs[run[0]].append(run)
+                self._cue_runs[run[0]].append([None if r == ANY else r for r in run])
         n = max(len(kb.topics), 1)
         for term in self._terms:
             # how many topics use the term as a keyword or title (examples and prose count a
@@ -182,9 +248,22 @@ class Matcher:
                 term.idf *= rarity(term.text) ** s.rarity_power
         self._vocab = [t.text for t in self._terms]
         self._sorted_vocab = sorted(self._vocab)
-        self._by_length: dict[int, list[str]] = defaultdict(list)
-        for text in self._vocab:
-            self._by_length[len(text)].append(text)
+        # a stem is the start of its word: a word can only stem to a term if it starts with the
+        # term's first five letters, or is a term of three or four letters followed by more
+        self._starts = frozenset(t[:5] if len(t) >= 5 else t for t in self._vocab)
+        # typos: every term of five letters or more under itself and each one-letter deletion
+        # (a symmetric-delete index: a question word's own deletions find the terms within one
+        # edit, and most within two, without scanning the vocabulary)
+        # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
+        # of a word that only the pledge or the explanation uses is not worth the memory)
+        self._deletes: dict[str, list[str]] = defaultdict(list)
+        for term in self._terms:
+            text = term.text
+            if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
+                # æ written as a or e ("naringspolitikk") is a spelling, not two typos
+                spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
+                for variant in {v for sp in spellings for v in (sp, *_deletions(sp))}:
+                    self._deletes[variant].append(text)
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
@@ -206,7 +285,32 @@ class Matcher:
                 self._index_example(ti, text)
         for text in oos.examples:
             self._index_example(-1, text)
-        self._lookup = lru_cache(maxsize=100_000)(self._word_uncached)
+        # every word the knowledge itself uses, and the function words, are looked up once
+        # here; the cache below holds the other words voters use
+        # (in this order, up to _PRECOMPUTED words: a very large knowledge leaves the rest of its
+        # prose to the cache)
+        self._known: dict[str, _WordInfo] = {}
+        groups = [
+            STOPWORDS | SMALLTALK | ASKING | POLICY | COLLECTIVE,
+            {w for t in kb.topics for text in (t.title, *t.keywords) for w in words(text)},
+            everyday_words(),
+            {w for text in _knowledge_texts(kb) for w in words(text)},
+        ]
+        for group in groups:
+            for word in sorted(group - self._known.keys()):
+                if len(self._known) >= _PRECOMPUTED:
+                    break
+                if " " not in word:
+                    self._known[word] = self._word_uncached(word)
+        self._cached = lru_cache(maxsize=100_000)(self._word_uncached)
+
+    def clear_cache(self) -> None:
+        """Forget the words looked up so far (not the index); for the cold benchmark."""
+        self._cached.cache_clear()
+
+    def _lookup(self, word: str) -> _WordInfo:
+        """The record of a folded word: from the index, or computed once and cached."""
+        return self._known.get(word) or self._cached(word)
 
     # --- index -------------------------------------------------------------------------------
 
@@ -225,12 +329,17 @@ class Matcher:
         weight: float,
         phrases: bool = False,
         broad: bool = False,
+        whole_phrases: bool = False,
     ) -> None:
-        spread = 1.0 if phrases else self.settings.df_text
+        """Index texts for topic `ti`. With `phrases`, a multi-word text also counts when all of
+        its words are present; with `whole_phrases` only then (its words alone count nothing)."""
+        s = self.settings
+        spread = 1.0 if phrases else s.df_text
+        phrase_part = 0.0 if whole_phrases else s.w_phrase_part
         for text in texts:
             stems = _content_stems(text)
             ids = []
-            part = weight * (self.settings.w_phrase_part if phrases and len(stems) > 1 else 1.0)
+            part = weight * (phrase_part if phrases and len(stems) > 1 else 1.0)
             for st in stems:
                 tid = self._term_id(st)
                 ids.append(tid)
@@ -239,8 +348,9 @@ class Matcher:
                 term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
                 term.broad = term.broad or broad
             if phrases and len(set(ids)) > 1:
-                rank = weight * self.settings.w_broad_rank if broad else weight
-                self._phrases.append((ti, tuple(dict.fromkeys(ids)), weight, rank))
+                whole = weight / s.w_phrase if whole_phrases else weight
+                rank = whole * s.w_broad_rank if broad else whole
+                self._phrases.append((ti, tuple(dict.fromkeys(ids)), whole, rank))
 
     def _index_topic(self, ti: int, topic: Topic) -> None:
         s = self.settings
@@ -276,99 +386,244 @@ class Matcher:
 
     def _word_uncached(self, word: str) -> _WordInfo:
         """Everything the per-question path needs to know about one (folded) word, once."""
+        st = stem(word)
+        smalltalk = word in SMALLTALK
+        content = (
+            not smalltalk
+            and word not in STOPWORDS
+            and word not in _FOREIGN_FUNCTION_WORDS
+            and len(word) > 1
+        )
+        flags = (
+            st,
+            content,
+            (_SMALLTALK if smalltalk else 0)
+            | (_POLICY if word in POLICY else 0)
+            | (_COLLECTIVE if word in COLLECTIVE else 0)
+            | (_PAIR if word in _PAIR_STARTS else 0)
+            | (_CUE if st in self._cue_runs else 0),
+            rarity(st),
+        )
+        if not content:
+            return _WordInfo(*flags)
         hits = self._hits(word)
         weight = rarity(word)
         best: dict[int, tuple[float, float]] = {}
         example_hits: list[tuple[str, float]] = []
-        for tid, sim in hits:
+        for tid, sim, itself in hits:
             term = self._terms[tid]
             if term.text in self._example_stems:
                 example_hits.append((term.text, sim * weight))
             for ti, source_weight in term.postings.items():
+                # an uncovered subject or a practical cue counts only for the word itself:
+                # "politikerne" is not "politi", "bobilen" not "mobil"
+                if not source_weight or (ti >= self._decoy and not itself):
+                    continue
                 value = sim * source_weight * term.idf
                 rank = value * self.settings.w_broad_rank if term.broad else value
                 if rank > best.get(ti, (0.0, 0.0))[1]:
                     best[ti] = (value, rank)
-        contributions = tuple((ti, value, rank) for ti, (value, rank) in best.items())
-        return _WordInfo(hits, contributions, tuple(example_hits))
+        return _WordInfo(
+            *flags,
+            hits=tuple((tid, sim) for tid, sim, _ in hits),
+            contributions=tuple((ti, value, rank) for ti, (value, rank) in best.items()),
+            example_hits=tuple(example_hits),
+            # another language's function words ("dla", "und", "hvad") say nothing about the
+            # subject
+            rarity=0.0 if word in _FOREIGN_FUNCTION_WORDS else weight,
+            frame=any(self._terms[tid].broad for tid, _, _ in hits),
+        )
 
-    def _hits(self, word: str) -> tuple[tuple[int, float], ...]:
-        """Vocabulary terms a (folded) word hits, with a similarity in (0, 1]."""
+    def _may_stem_to_term(self, part: str) -> bool:
+        starts = self._starts
+        return part[:5] in starts or part[:4] in starts or part[:3] in starts
+
+    def _near_spellings(self, st: str, max_edits: int) -> list[tuple[str, int]]:
+        """Terms of five letters or more within `max_edits` edits (OSA distance) of a stem:
+        those that share a one-letter deletion with it (or are it, or one of its deletions),
+        found in the deletion index. That is every term one edit away, and the terms two edits
+        away that differ by a missing and an extra letter or by an æ written as a or e."""
+        out = []
+        n = len(st)
+        for text in {t for v in (st, *_deletions(st)) for t in self._deletes.get(v, ())}:
+            if text != st and abs(len(text) - n) <= max_edits:
+                dist = OSA.distance(st, text, score_cutoff=max_edits)
+                if dist <= max_edits:
+                    out.append((text, dist))
+        return out
+
+    def _hits(self, word: str) -> tuple[tuple[int, float, bool], ...]:
+        """Vocabulary terms a (folded) word hits, with a similarity in (0, 1] and whether the hit
+        is the word itself (exactly, with an ending, or as the head of a compound) rather than a
+        near spelling, a truncation or the first part of a compound."""
         s = self.settings
         st = stem(word)
         exact = self._term_index.get(st)
         if exact is None and word != st:
             exact = self._term_index.get(word)
         if exact is not None:
-            return ((exact, 1.0),)
+            return ((exact, 1.0, True),)
         hits: dict[int, float] = {}
+        strict: set[int] = set()
 
-        def hit(text: str, sim: float) -> None:
+        def hit(text: str, sim: float, itself: bool = False) -> None:
             tid = self._term_index.get(text)
-            if tid is not None and sim > hits.get(tid, 0.0):
-                hits[tid] = sim
+            if tid is not None:
+                if sim > hits.get(tid, 0.0):
+                    hits[tid] = sim
+                if itself:
+                    strict.add(tid)
 
         n = len(st)
-        for ending in _ENDINGS:
+        # an everyday word ("ferie", "helsestasjonen") is taken as written: not a misspelling,
+        # a dialect form or a compound of words of the knowledge
+        if zipf(word) >= _EVERYDAY:
+            return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
+        for ending in _ENDINGS_BY_LAST.get(word[-1], ()):
             if word.endswith(ending) and len(word) - len(ending) >= 4:
                 base = word[: -len(ending)]
-                hit(base, s.sim_suffix)
-                hit(stem(base), s.sim_suffix)
+                hit(base, s.sim_suffix, True)
+                hit(stem(base), s.sim_suffix, True)
+        if hits:  # a known word with an ending the stemmer does not know ("bondan")
+            return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
         if n >= 5:
-            max_edits = 1 if n < 8 else 2
-            pool: list[str] = []
             # a word of four letters or fewer, one letter changed, is too often another word
-            for length in range(max(5, n - max_edits), n + max_edits + 1):
-                pool.extend(self._by_length.get(length, ()))
-            for text, dist, _ in process.extract(
-                st, pool, scorer=OSA.distance, score_cutoff=max_edits, limit=None
-            ):
+            for text, dist in self._near_spellings(st, 1 if n < 8 else 2):
                 hit(text, s.sim_edit1 if dist <= 1 else s.sim_edit2)
-        if len(word) >= 7:
+        if len(word) >= 7 and not hits:
+            index = self._term_index
+            # a stem is the start of its word, shorter by at most a long ending: the first part
+            # of a compound can only stem to a term that starts the word
+            first = [False] * len(word)  # first[i]: word[:i] may stem to a term
+            for k in range(3, len(word) - 3):
+                if word[:k] in index:
+                    for i in range(k, min(k + _LONGEST_ENDING + 1, len(word))):
+                        first[i] = True
+            term_starts = self._starts
             for i in range(4, len(word) - 3):
                 modifier, head = word[:i], word[i:]
-                hs = stem(head)
-                if len(hs) >= 4 and hs in self._term_index:
-                    hit(hs, s.sim_compound_head)
+                # only a last part that starts as some term starts is stemmed and looked up
+                hs = (
+                    stem(head)
+                    if head[:5] in term_starts or head[:4] in term_starts or head[:3] in term_starts
+                    else ""
+                )
+                if len(hs) >= 4 and hs in index:
+                    hit(hs, s.sim_compound_head, True)
+                if not first[i]:
+                    continue
+                # the first part of a compound is the word itself only when the rest is a word
+                # too ("mobil|laderen", not "politi|kerne")
+                whole = None
                 for mod in (modifier, modifier[:-1] if modifier[-1] in "se" else ""):
                     if len(mod) >= 4:
-                        hit(stem(mod), s.sim_compound_modifier)
-                        hit(mod, s.sim_compound_modifier)
-        if n >= 5:
+                        for part in (mod, stem(mod)):
+                            if part in index:
+                                if whole is None:
+                                    whole = hs in index or is_word(head) or is_word(stem(head))
+                                hit(part, s.sim_compound_modifier, whole)
+        if n >= 5 and not hits:
             lo = bisect.bisect_left(self._sorted_vocab, st)
             for text in self._sorted_vocab[lo : lo + 8]:
                 if not text.startswith(st):
                     break
                 if n >= 0.7 * len(text):
                     hit(text, s.sim_prefix)
-        return tuple(hits.items())
+        return tuple((tid, sim, tid in strict) for tid, sim in hits.items())
 
-    def _read(self, text: str) -> tuple[list[_Word], list[list[str]], list[float], bool]:
-        """The question's content words with their weight, every sentence's folded words
-        (function words too) with the sentence's weight, and whether there was small talk."""
-        s = self.settings
-        raw = sentences(text)
-        parts = [words(part) for part in raw]  # words() folds, so each sentence is folded once
-        asking = [
-            bool(sent) and (part.endswith("?") or any(w in ASKING for w in sent))
-            for part, sent in zip(raw, parts, strict=True)
-        ]
-        story = len(parts) > 1 and any(asking)
-        sent_weights = [s.w_story if story and not asks else 1.0 for asks in asking]
+    def _read(self, text: str) -> _Reading:
+        """Read a question once: its content words with their weight (the asking sentence's
+        words weigh more than the story's), the cues of a policy, collective or practical
+        question, and the words no example term covers (for the question vector)."""
+        known, cached = self._known.get, self._cached
+        read = folded_sentences(text)
+        if len(read) > 1:
+            asking = [ends or not ASKING.isdisjoint(sent) for sent, ends in read]
+            story = self.settings.w_story if any(asking) else 1.0
+            sent_weights = [1.0 if asks else story for asks in asking]
+        else:
+            sent_weights = [1.0] * len(read)
+        parts: list[list[str]] = []
         weights: dict[str, float] = {}
+        infos_of: dict[str, _WordInfo] = {}
+        plain: dict[str, float] = {}
+        seen: set[str] = set()
         smalltalk = False
+        policy = collective = practical = 0.0
         count = 0
-        for i, sent in enumerate(parts):
+        joins = False
+        for (sent, _), sw in zip(read, sent_weights, strict=True):
             if count + len(sent) > MAX_WORDS:
-                parts[i] = sent = sent[: max(0, MAX_WORDS - count)]
+                sent = sent[: max(0, MAX_WORDS - count)]
             count += len(sent)
+            parts.append(sent)
+            pairs = cues = False
+            contents = 0
             for word in sent:
-                if word in SMALLTALK:
-                    smalltalk = True
-                elif word not in STOPWORDS and sent_weights[i] > weights.get(word, 0.0):
-                    weights[word] = sent_weights[i]
-        content = [_Word(w, weight) for w, weight in weights.items()]
-        return content, parts, sent_weights, smalltalk
+                info = known(word) or cached(word)
+                st, is_content, flags, weight, _, _, example_hits, _, _ = info
+                if is_content:
+                    contents += 1
+                    if sw > weights.get(word, 0.0):
+                        weights[word] = sw
+                        infos_of[word] = info
+                if flags:
+                    if flags & _SMALLTALK:
+                        smalltalk = True
+                    if flags & _POLICY and word not in seen:
+                        seen.add(word)
+                        policy += 1.0
+                    if flags & _COLLECTIVE:
+                        collective += 1.0
+                    if flags & _PAIR:
+                        pairs = True
+                    if flags & _CUE:
+                        cues = True
+                if not example_hits:
+                    # function words take part in the question vector ("hvordan … jeg" vs
+                    # "hva vil dere"), and every word counts in its length
+                    if sw != 1.0:
+                        weight *= sw
+                    if weight > plain.get(st, 0.0):
+                        plain[st] = weight
+            if pairs:
+                for pair in itertools.pairwise(sent):
+                    if pair in _POLICY_PAIRS:
+                        policy += 1.0
+                    if pair in _COLLECTIVE_PAIRS:
+                        collective += 1.0
+            if cues:
+                stems = [(known(w) or cached(w)).stem for w in sent]
+                practical += sw * self._cue_runs_found(stems)
+            joins = joins or contents > 1
+        if joins:
+            # a compound written in two words ("hurtig ladere", "industri politikk") is read as
+            # the one word the knowledge has
+            joined_parts: set[str] = set()
+            for sent in parts:
+                for a, b in itertools.pairwise(sent):
+                    if a in weights and b in weights and len(a) > 2 and len(b) > 2:
+                        joined = a + b
+                        if joined in self._term_index or (
+                            self._may_stem_to_term(joined) and stem(joined) in self._term_index
+                        ):
+                            weights[joined] = max(weights[a], weights[b])
+                            infos_of[joined] = self._lookup(joined)
+                            joined_parts.update((a, b))
+            for part in joined_parts:
+                del weights[part]
+        content = [_Word(w, weight, infos_of[w]) for w, weight in weights.items()]
+        return _Reading(
+            content,
+            parts,
+            sent_weights,
+            smalltalk,
+            policy,
+            collective,
+            practical,
+            plain,
+            any(ends or sent[0] in QUESTION_STARTS for sent, ends in read),
+        )
 
     def evidence(self, text: str) -> Evidence:
         """Evidence and rank score per topic, and the evidence for declining.
@@ -378,26 +633,29 @@ class Matcher:
         (a specific topic wins over the overview when both match), and for the story's words,
         which count less in the ranking than the words of the sentence that asks."""
         s = self.settings
-        content, parts, sent_weights, smalltalk = self._read(text)
+        reading = self._read(text)
+        content = reading.content
         totals: dict[int, float] = defaultdict(float)
         ranks: dict[int, float] = defaultdict(float)
         matched_terms: dict[int, float] = {}
-        query: dict[str, float] = {}  # the question as a vector, for the example neighbours
-        matched_words: set[str] = set()  # in the question vector through the terms they hit
-        for word in content:
-            info = self._lookup(word.text)
-            if info.example_hits:
-                matched_words.add(word.text)
+        in_examples: list[tuple[_WordInfo, float]] = []  # words that hit an example term
+        covered: dict[int, float] = defaultdict(float)
+        content_weight = frame_weight = 0.0
+        for _, weight, info in content:
+            w_cover = info.rarity * (1.0 if weight >= 1.0 else s.w_story_cover)
+            content_weight += w_cover
+            if info.frame:  # the area's frame covers a question for every topic
+                frame_weight += w_cover
+                w_cover = 0.0
             for tid, sim in info.hits:
                 if sim > matched_terms.get(tid, 0.0):
                     matched_terms[tid] = sim
-            for st, w in info.example_hits:
-                w *= word.weight
-                if w > query.get(st, 0.0):
-                    query[st] = w
+            if info.example_hits:
+                in_examples.append((info, weight))
             for ti, value, rank in info.contributions:
                 totals[ti] += value
-                ranks[ti] += rank * word.weight
+                ranks[ti] += rank * weight
+                covered[ti] += w_cover
         if len(matched_terms) > 1:
             # a phrase is complete when each of its (distinct) terms was matched
             found: dict[int, int] = {}
@@ -410,83 +668,83 @@ class Matcher:
                     sim = min(matched_terms[t] for t in term_ids) * s.w_phrase
                     totals[ti] += weight * sim
                     ranks[ti] += rank_weight * sim
-        # function words take part in the neighbours ("hvordan … jeg" vs "hva vil dere"), and
-        # every word of the question counts in its length, also those no example has
-        stems: list[list[str]] = []
-        unseen: dict[str, float] = {}
-        policy = 0.0
-        seen: set[str] = set()
-        for sent_words, sent_weight in zip(parts, sent_weights, strict=True):
-            sent = [stem(w) for w in sent_words]
-            stems.append(sent)
-            for st, text in zip(sent, sent_words, strict=True):
-                if text in POLICY and text not in seen:
-                    seen.add(text)
-                    policy += 1.0
-                if st not in query and text not in matched_words:
-                    w = rarity(st) * sent_weight
-                    if st in self._example_stems:
-                        query[st] = w
-                    elif w > unseen.get(st, 0.0):
-                        unseen[st] = w
-            policy += sum(1.0 for pair in itertools.pairwise(sent_words) if pair in _POLICY_PAIRS)
-        practical = ranks.pop(self._practical, 0.0) + self._cue_runs_found(stems, sent_weights)
+        practical = ranks.pop(self._practical, 0.0) + reading.practical_runs
         subjects = ranks.pop(self._decoy, 0.0)
         totals.pop(self._practical, None)
         totals.pop(self._decoy, None)
-        qnorm = math.sqrt(sum(w * w for w in (*query.values(), *unseen.values())))
-        # the examples of the best topics by rank: for a short question, as evidence (a question
-        # that is nearly one of a topic's examples or keywords, cosine >= near_min, is that
-        # topic's), and to compare with the nearest must-decline example
-        candidates = heapq.nsmallest(_CANDIDATES, ranks, key=lambda ti: (-ranks[ti], ti))
-        near: dict[int, float] = {}
-        if s.w_near and len(query) + len(unseen) <= _NEAR_WORDS:
-            for ti in candidates:
-                near[ti] = cos = self._near_topic(ti, query, qnorm)
-                if cos >= s.near_min:
-                    totals[ti] += s.w_near * cos
-                    ranks[ti] += s.w_near * cos
-        # a question the threshold declines anyway needs no nearest must-decline example
-        best = max(ranks, key=lambda ti: (ranks[ti], -ti), default=None)
+        # a question the threshold declines anyway needs no nearest must-decline example; one
+        # that is answered is compared with the examples and keywords of its best topic
+        best, top = -1, 0.0
+        for ti, rank in ranks.items():
+            if rank > top or (rank == top and ti < best):
+                best, top = ti, rank
         near_decline = near_topic = 0.0
-        if best is not None and totals.get(best, 0.0) >= s.threshold:
+        if best >= 0 and totals.get(best, 0.0) >= s.threshold:
+            query, qnorm = self._query(in_examples, reading.plain)
             near_decline = self._near_decline(query, qnorm)
             if near_decline >= s.knn_min:
-                for ti in candidates:
-                    if ti not in near:
-                        near[ti] = self._near_topic(ti, query, qnorm)
-                near_topic = max(near.values(), default=0.0)
+                near_topic = self._near_topic(best, query, qnorm)
         return Evidence(
             totals,
             ranks,
             bool(content),
-            smalltalk,
+            reading.smalltalk,
             subjects,
             practical,
-            policy,
+            reading.policy,
             near_decline,
             near_topic,
+            reading.collective,
+            covered,
+            content_weight,
+            frame_weight,
+            reading.asks,
         )
 
-    def _cue_runs_found(self, stems: Sequence[Sequence[str]], weights: Sequence[float]) -> float:
-        found = 0.0
-        for sent, weight in zip(stems, weights, strict=True):
-            for i, st in enumerate(sent):
-                for run in self._cue_runs.get(st, ()):
-                    part = sent[i : i + len(run)]
-                    if len(part) == len(run) and all(
-                        r in (ANY, p) for r, p in zip(run, part, strict=True)
-                    ):
-                        found += weight
+    def _cue_runs_found(self, sent: list[str]) -> int:
+        """How many multi-word practical cues a sentence (as stems) has."""
+        found = 0
+        for i, st in enumerate(sent):
+            for run in self._cue_runs.get(st, ()):
+                part = sent[i : i + len(run)]
+                if part == run or (
+                    len(part) == len(run)
+                    and None in run
+                    and all(r is None or r == p for r, p in zip(run, part, strict=True))
+                ):
+                    found += 1
         return found
+
+    def _query(
+        self, in_examples: Sequence[tuple[_WordInfo, float]], plain: dict[str, float]
+    ) -> tuple[dict[str, float], float]:
+        """The question as a vector of example stems, and its norm (which counts every word,
+        also those no example has)."""
+        query: dict[str, float] = {}
+        for info, weight in in_examples:
+            for st, w in info.example_hits:
+                w *= weight
+                if w > query.get(st, 0.0):
+                    query[st] = w
+        norm = sum(w * w for w in query.values())
+        examples = self._example_stems
+        for st, w in plain.items():
+            if st not in query:
+                if st in examples:
+                    query[st] = w
+                norm += w * w
+        return query, math.sqrt(norm)
 
     def _near_decline(self, query: dict[str, float], qnorm: float) -> float:
         """Cosine similarity of the question to the nearest must-decline example."""
+        if not qnorm:
+            return 0.0
         dots: dict[int, float] = defaultdict(float)
+        postings = self._decline_postings
         for st, wq in query.items():
-            for ei, we in self._decline_postings.get(st, ()):
+            for ei, we in postings.get(st, ()):
                 dots[ei] += wq * we
-        return max(dots.values(), default=0.0) / qnorm if qnorm else 0.0
+        return max(dots.values(), default=0.0) / qnorm
 
     def _near_topic(self, ti: int, query: dict[str, float], qnorm: float) -> float:
         """Cosine similarity of the question to the nearest example (or keyword) of a topic."""
@@ -508,12 +766,16 @@ class Matcher:
     def decide(self, ev: Evidence) -> Match:
         s = self.settings
         # only the best and the alternatives are needed: a partial sort
-        ranked = heapq.nsmallest(
-            1 + s.max_alternatives, ev.ranks.items(), key=lambda kv: (-kv[1], kv[0])
-        )
+        if len(ev.ranks) <= 16:
+            ranked = sorted(ev.ranks.items(), key=_by_rank)[: 1 + s.max_alternatives]
+        else:
+            ranked = heapq.nsmallest(1 + s.max_alternatives, ev.ranks.items(), key=_by_rank)
         evidence = ev.totals.get(ranked[0][0], 0.0) if ranked else 0.0
         top = ranked[0][1] if ranked else 0.0
         if ev.subjects and ev.subjects >= top * s.decoy_ratio:
+            return Match(MatchKind.NONE, None, 0.0)
+        cover = ev.cover(ranked[0][0]) if ranked else 0.0
+        if ev.subjects and ev.cover(self._decoy) >= cover * s.decoy_cover:
             return Match(MatchKind.NONE, None, 0.0)
         practical = ev.practical - s.w_policy * ev.policy
         if practical >= s.practical_min and practical >= top * s.practical_ratio:
@@ -524,7 +786,17 @@ class Matcher:
             return Match(MatchKind.NONE, None, 0.0, out_of_scope=True)
         if ev.near_decline >= s.knn_min and ev.near_decline > ev.near_topic * s.knn_ratio:
             return Match(MatchKind.NONE, None, 0.0)
-        if not ranked or evidence < s.threshold:
+        if (
+            ranked
+            and (ev.asks or s.cover_statements)
+            and not ev.policy
+            and not ev.collective
+            and cover < s.cover_min
+            and evidence < s.cover_evidence
+        ):
+            return Match(MatchKind.NONE, None, round(evidence, 3))
+        short = cover >= s.short_cover and evidence >= s.short_threshold
+        if not ranked or (evidence < s.threshold and not short):
             kind = MatchKind.SMALLTALK if ev.smalltalk and not ranked else MatchKind.NONE
             if ev.smalltalk and not ev.has_content:
                 kind = MatchKind.SMALLTALK
@@ -535,10 +807,16 @@ class Matcher:
             for ti, sc in ranked[1 : 1 + s.max_alternatives]
             if sc >= best * s.alternative_ratio and sc >= s.threshold * 0.5
         )
-        ambiguous = len(ranked) > 1 and ranked[1][1] >= best * s.ambiguity_ratio
+        # split evidence: the runner-up, itself offered as an alternative, is nearly as strong
+        ambiguous = bool(alternatives) and ranked[1][1] >= best * s.ambiguity_ratio
         return Match(
             MatchKind.TOPIC, self.topic_ids[best_ti], round(best, 3), alternatives, ambiguous
         )
+
+
+def _by_rank(item: tuple[int, float]) -> tuple[float, int]:
+    """Best rank first, then the topic listed first."""
+    return -item[1], item[0]
 
 
 def keyword_collisions(kb: KnowledgeBase) -> list[str]:
@@ -566,17 +844,49 @@ def keyword_collisions(kb: KnowledgeBase) -> list[str]:
     return out
 
 
+_FOREIGN_FUNCTION_WORDS = frozenset(
+    fold(w) for lang, markers in LANGUAGE_MARKERS.items() if lang != "no" for w in markers
+) - {"hemma", "tryggt", "people"}  # (markers that say what a question is about)
 _POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
+_COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in cue)
+_PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
+_SMALLTALK, _POLICY, _COLLECTIVE, _PAIR, _CUE = 1, 2, 4, 8, 16
 
-_CANDIDATES = 4
-"""The topics (best by rank) whose examples a question is compared with."""
-_NEAR_WORDS = 8
-"""A question of more words (function words too) is never nearly one example."""
+
+_PRECOMPUTED = 60_000
+"""At most this many word records are built with the index (the shipped knowledge and wordfreq's
+everyday words need about 27,000)."""
+
+_LONGEST_ENDING = 8
+"""No ending the stemmer removes is longer (Snowball Norwegian: "hetenes" and the like)."""
+
+_EVERYDAY = 3.0
+"""A word at least this common in everyday Norwegian (Zipf frequency) is taken as written, never
+as a misspelling of a word of the knowledge."""
 
 # Inflection and dialect endings the stemmer does not know (nynorsk -ane/-ar, Trønder/northern
 # -an, -å), tried when a word is not in the vocabulary as it stands.
-_ENDINGS = ("arane", "erane", "ane", "ene", "arne", "erne", "ar", "an", "en", "et", "er", "a", "e")
+_ENDINGS = (
+    "arane",
+    "erane",
+    "ane",
+    "ene",
+    "arne",
+    "erne",
+    "ern",
+    "ar",
+    "an",
+    "en",
+    "et",
+    "er",
+    "a",
+    "e",
+)
 
+
+_ENDINGS_BY_LAST = {
+    last: tuple(e for e in _ENDINGS if e.endswith(last)) for last in {e[-1] for e in _ENDINGS}
+}
 
 ANY = "\x00"
 """In a practical cue, "…" (or "*") stands for any one word."""
@@ -593,8 +903,29 @@ def _cue_run(cue: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _deletions(text: str) -> list[str]:
+    """The text with one letter deleted, at every position."""
+    return [text[:i] + text[i + 1 :] for i in range(len(text))]
+
+
+def _knowledge_texts(kb: KnowledgeBase) -> Iterable[str]:
+    """Every text of the knowledge the matcher indexes."""
+    for topic in kb.topics:
+        yield from (topic.title, topic.pledge, *topic.keywords, *topic.broad_keywords)
+        yield from topic.examples
+        yield from (f.text for f in topic.facts)
+        if topic.explanation:
+            yield topic.explanation
+    oos = kb.out_of_scope
+    yield from (*oos.examples, *oos.subjects, *oos.practical)
+
+
 def _content_stems(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in SMALLTALK]
+    return [
+        stem(w)
+        for w in words(text)
+        if w not in STOPWORDS and w not in SMALLTALK and w not in _FOREIGN_FUNCTION_WORDS
+    ]
 
 
 def _example_vector(text: str) -> dict[str, float]:

@@ -45,6 +45,8 @@ _TOKEN = re.compile(r"[^\W_]+")
 # two; that only moves a few words between the story and the question)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _AA = re.compile(r"aa")
+# a word, or the end of a sentence (. ! ? before a space, a line break)
+_SENTENCE_TOKEN = re.compile(r"[^\W_]+|[.!?]+(?=\s)|\n")
 
 _stemmer = snowballstemmer.stemmer("norwegian")
 
@@ -79,6 +81,32 @@ def sentences(text: str) -> list[str]:
     ]
 
 
+def folded_sentences(text: str) -> list[tuple[list[str], bool]]:
+    """The sentences of a message as their folded words (as `words`), each with whether it
+    ends with a question mark; sentences without words are dropped. One pass over the text:
+    a sentence ends at . ! ? followed by a space, or at a line break (as `sentences`)."""
+    text = text[: MAX_QUESTION_CHARS * 2]
+    if text.isascii():  # NFKC, æøå and accents leave plain ascii as it is
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+        if not text.isascii():
+            text = unicodedata.normalize("NFKD", text)
+            text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    out: list[tuple[list[str], bool]] = []
+    current: list[str] = []
+    for token in _SENTENCE_TOKEN.findall(text.replace("aa", "a") + " "):
+        if token[0] in ".!?\n":
+            if current:
+                out.append((current, token[-1] == "?"))
+                current = []
+        elif len(token) <= MAX_WORD_CHARS:
+            current.append(token)
+    if current:
+        out.append((current, False))
+    return out
+
+
 def words(text: str) -> list[str]:
     """The folded words of a text, in order."""
     return [w for w in fold(text[: MAX_QUESTION_CHARS * 2]).split() if len(w) <= MAX_WORD_CHARS]
@@ -90,7 +118,17 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     stemmed: str = _stemmer.stemWord(word)
+    # the stemmer's last step drops the endings -lig/-leg, which merges words that mean different
+    # things ("statlige" and "staten", "fastlege" and "fast"): they are kept (not in nouns made
+    # from adjectives: "muligheter")
+    rest = word[len(stemmed) :] if word.startswith(stemmed) else ""
+    for ending in _ADJECTIVE_ENDINGS:
+        if rest.startswith(ending) and "het" not in rest:
+            return stemmed + ending
     return stemmed
+
+
+_ADJECTIVE_ENDINGS = ("lig", "leg")
 
 
 RARITY_COMMON = 6.5
@@ -114,6 +152,26 @@ def _zipf() -> dict[str, float]:
                 if z > table.get(key, 0.0):
                     table[key] = z
     return table
+
+
+def is_word(word: str) -> bool:
+    """Whether a folded word (or stem) is in wordfreq's everyday Norwegian."""
+    return word in _zipf()
+
+
+@cache
+def everyday_words() -> frozenset[str]:
+    """The folded words of wordfreq's list of everyday Norwegian (about 30,000)."""
+    from wordfreq import get_frequency_dict
+
+    return frozenset(
+        w for word in get_frequency_dict("nb", wordlist="small") for w in fold(word).split()
+    )
+
+
+def zipf(word: str) -> float:
+    """Zipf frequency of a folded word (or stem) in everyday Norwegian; 0 if unknown."""
+    return _zipf().get(word, 0.0)
 
 
 @lru_cache(maxsize=65536)

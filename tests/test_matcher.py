@@ -17,20 +17,34 @@ from bot.matcher import MAX_WORDS, Match, Matcher, MatchKind
 from bot.normalize import rarity
 from tests.conftest import (
     DEV_QUESTIONS,
-    DEV_QUESTIONS_HARD,
     QUESTIONS_A,
     QUESTIONS_B,
     QUESTIONS_C,
-    QUESTIONS_D,
     VALID_AREA,
 )
 
-# Regression floors. Figures on 2026-11-26 (bot.evaluate, shipped knowledge):
-#   questions-a.jsonl:   in-scope top-1 96.0% (216/225), out-of-scope declined 95.3% (82/86)
-#   questions-b.jsonl:   in-scope top-1 95.9% (209/218), out-of-scope declined 93.8% (76/81)
-#   questions-c.jsonl:   in-scope top-1 99.1% (109/110), out-of-scope declined 97.5% (39/40)
-#   dev-questions.jsonl: in-scope top-1 100%  (44/44),   out-of-scope declined 100%  (8/8)
-FLOOR = 0.90
+# Regression floors on every labelled set (tests/data; how each was written and what it was used
+# for is in the README, "The matcher"): in-scope top-1, out-of-scope declined, confidently
+# wrong. Each floor is the figure reached on 2026-11-27 less a margin of about three points
+# (more on the small sets, where one question is two points or more); None: the set has no
+# questions of that kind.
+DATA = Path(__file__).parent / "data"
+FLOORS = {
+    # the plain kinds ("easy")
+    "dev-questions.jsonl": (0.96, 0.95, 0.02),
+    "questions-a.jsonl": (0.95, 0.95, 0.02),
+    "questions-b.jsonl": (0.95, 0.95, 0.02),
+    "questions-c.jsonl": (0.96, 0.92, 0.03),
+    "questions-h.jsonl": (0.96, None, 0.02),
+    "questions-l.jsonl": (0.95, None, 0.02),
+    # the harder kinds
+    "dev-questions-hard.jsonl": (0.93, 0.88, 0.05),
+    "questions-d.jsonl": (0.91, 0.91, 0.04),
+    "questions-e.jsonl": (0.90, 0.92, 0.03),
+    "questions-f.jsonl": (0.89, 0.92, 0.03),
+    "questions-g.jsonl": (0.89, 0.92, 0.03),
+    "questions-k.jsonl": (None, 0.94, 0.03),
+}
 LABELLED_SETS = [QUESTIONS_A, QUESTIONS_B, QUESTIONS_C, DEV_QUESTIONS]
 
 
@@ -43,16 +57,24 @@ def all_labelled_texts() -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("path", LABELLED_SETS, ids=lambda p: Path(p).name)
-def test_accuracy_floors(kb: KnowledgeBase, matcher: Matcher, path: Path) -> None:
-    items = read_labelled(path, kb.topic_ids)
-    report = evaluate(matcher, items)
-    assert report.in_scope >= 40 and report.out_of_scope >= 8, "the labelled set shrank"
+def test_every_labelled_set_has_floors() -> None:
+    assert sorted(FLOORS) == sorted(p.name for p in DATA.glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_accuracy_floors(kb: KnowledgeBase, matcher: Matcher, name: str) -> None:
+    top1, declined, wrong = FLOORS[name]
+    report = evaluate(matcher, read_labelled(DATA / name, kb.topic_ids))
     figures = report.as_dict()
     misses = "\n".join(m.describe() for m in report.misses)
-    assert figures["in_scope_top1"] >= FLOOR, misses
-    assert figures["out_of_scope_declined"] >= FLOOR, misses
-    assert figures["in_scope_top3"] >= figures["in_scope_top1"]
+    if top1 is not None:
+        assert report.in_scope >= 20, "the labelled set shrank"
+        assert figures["in_scope_top1"] >= top1, misses
+        assert figures["in_scope_top3"] >= figures["in_scope_top1"]
+    if declined is not None:
+        assert report.out_of_scope >= 8, "the labelled set shrank"
+        assert figures["out_of_scope_declined"] >= declined, misses
+    assert figures["confidently_wrong"] <= wrong, misses
 
 
 # --- robustness: how voters actually write ---------------------------------------------------
@@ -153,9 +175,9 @@ def test_a_10000_character_message_is_read_only_so_far(matcher: Matcher, shape: 
     """The work is bounded by the words read, not by the length of the message."""
     text = _long_messages()[shape]
     assert len(text) == 10_000
-    content, parts, weights, _ = matcher._read(text)
-    assert sum(len(p) for p in parts) <= MAX_WORDS
-    assert len(content) <= MAX_WORDS and len(weights) == len(parts)
+    reading = matcher._read(text)
+    assert sum(len(p) for p in reading.parts) <= MAX_WORDS
+    assert len(reading.content) <= MAX_WORDS and len(reading.weights) == len(reading.parts)
     m = matcher.match(text)
     assert m.topic_id is None or m.topic_id in matcher.topic_ids
     if shape == "repeated-question":
@@ -300,25 +322,6 @@ def test_a_specific_topic_beats_the_overview_but_broad_words_alone_reach_it(
     """Broad keywords ("bygda", "rural areas") count as evidence but little in the ranking,
     also when they form a phrase."""
     assert matcher.match(question).topic_id == topic
-
-
-# --- the harder kinds of question (tuning sets D and the dev sample) --------------------------
-
-# Regression floors on the harder sets the matcher was tuned on (figures in the README). The
-# hold-out sets E and F are not run by the tests: their figures are measured, not tuned on.
-HARD_SETS = [QUESTIONS_D, DEV_QUESTIONS_HARD]
-
-
-@pytest.mark.parametrize("path", HARD_SETS, ids=lambda p: Path(p).name)
-def test_accuracy_floors_on_the_harder_sets(
-    kb: KnowledgeBase, matcher: Matcher, path: Path
-) -> None:
-    report = evaluate(matcher, read_labelled(path, kb.topic_ids))
-    figures = report.as_dict()
-    misses = "\n".join(m.describe() for m in report.misses)
-    assert figures["in_scope_top1"] >= 0.85, misses
-    assert figures["out_of_scope_declined"] >= 0.80, misses
-    assert figures["confidently_wrong"] <= 0.10, misses
 
 
 OOS_AREA = VALID_AREA + (
