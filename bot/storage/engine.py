@@ -199,6 +199,16 @@ async def _upgrade(engine: AsyncEngine) -> str:
     return revision
 
 
+def _missing_sqlite_folder(url: URL) -> Path | None:
+    """The folder of an SQLite file database, when it does not exist (None otherwise)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.database.startswith("file:"):  # a URI filename: left to SQLite
+        return None
+    folder = Path(url.database).expanduser().parent
+    return None if folder.is_dir() else folder
+
+
 async def _connect_and_prepare(url: str, *, migrate: bool) -> tuple[AsyncEngine, str | None]:
     """Create the engine, check the connection and optionally migrate.  Raises StorageError."""
     try:
@@ -207,6 +217,14 @@ async def _connect_and_prepare(url: str, *, migrate: bool) -> tuple[AsyncEngine,
         raise StorageError(f"invalid database URL: {exc}") from None
     password = parsed.password if isinstance(parsed.password, str) else None
     safe = safe_url(parsed)
+    folder = _missing_sqlite_folder(parsed)
+    if folder is not None:
+        # said here, before the driver starts a connection thread that a failed connect leaves
+        # behind (aiosqlite)
+        raise StorageError(
+            f"cannot reach the database at {safe}: unable to open database file "
+            f"(the folder {folder} does not exist)"
+        )
     engine = create_engine(parsed)
     try:
         try:
