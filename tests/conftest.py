@@ -20,6 +20,7 @@ from bot.dialogue import Dialogue, Person
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher
 from bot.storage import Storage
+from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "knowledge"
@@ -141,6 +142,13 @@ def kb() -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def matcher(kb: KnowledgeBase) -> Matcher:
     return Matcher(kb)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """The stand-in Telegram Bot API on loopback (tests/fake_telegram.py)."""
+    with FakeTelegram() as server:
+        yield server
 
 
 @pytest.fixture

@@ -50,12 +50,6 @@ SECOND_AREA = ROOT / "tests" / "data" / "areas" / "testomrade.yaml"
 
 
 @pytest.fixture
-def fake() -> Any:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 def knowledge_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "knowledge"
     folder.mkdir()

@@ -20,7 +20,6 @@ from tests.test_admin_e2e import (
     Bot,
     admin,
     admin_config,
-    fake,
     kari,
 )
 from tests.test_telegram_e2e import ROOT, serving, text_of
@@ -28,9 +27,6 @@ from tests.test_telegram_e2e import ROOT, serving, text_of
 SHIPPED_QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
 TEST_QUESTION = "Er du enig i testområdet?"
 NEW_QUESTION = "Kommer det flere lydbøker og tegneserier?"  # declined by both areas today
-
-
-__all__ = ["fake"]  # the stand-in Bot API fixture, shared with test_admin_e2e
 
 
 @pytest.fixture

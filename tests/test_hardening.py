@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pytest
 
 from bot import messages
 from bot.config import Config, LimitsConfig
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase
 from bot.logs import configure_logging
 from bot.storage import Storage
 from handlers.app import running
@@ -41,22 +41,6 @@ from tests.test_telegram_e2e import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge(ROOT / "knowledge")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "distriktsbot.sqlite3"
 
 
 def config(fake: FakeTelegram, db_path: Path, **limits: Any) -> Config:

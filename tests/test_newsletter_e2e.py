@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from telegram.ext import Application
 
 from bot import messages
 from bot.config import BroadcastConfig, Config
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_telegram_e2e import (
     FERRY_QUESTION,
@@ -37,22 +37,6 @@ ADMIN_ID = 5_550_001
 FOOTER = "Vil du ikke ha flere nyhetsbrev? Skriv /stopp."
 LETTER = "<b>Valgkamp!</b> Vi står på stand & deler ut kaffe.\nVelkommen!"
 LETTER_PLAIN = f"Valgkamp! Vi står på stand & deler ut kaffe.\nVelkommen!\n\n{FOOTER}"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge(ROOT / "knowledge")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "distriktsbot.sqlite3"
 
 
 def admin_config(fake: FakeTelegram, db_path: Path, **broadcast: int) -> Config:

@@ -32,12 +32,6 @@ ADMIN_ID = 5_550_001
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 def runner(tmp_path: Path) -> Iterator[Runner]:
     r = Runner(tmp_path)
     try:

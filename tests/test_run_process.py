@@ -35,12 +35,6 @@ EXIT_TIMEOUT = 20.0
 FERRY_QUESTION = "Blir ferja billigere?"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
 @dataclass
 class BotProcess:
     proc: subprocess.Popen[bytes]

@@ -25,7 +25,7 @@ from telegram.ext import Application
 from bot import messages
 from bot.config import Config, load_config
 from bot.dialogue import Person
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase
 from bot.logs import RedactSecrets, configure_logging
 from bot.matcher import Matcher
 from bot.storage import Storage
@@ -60,22 +60,6 @@ FERRY_QUESTION = "Blir ferja billigere?"
 # --------------------------------------------------------------------------------------------
 # Fixtures and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge(ROOT / "knowledge")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "distriktsbot.sqlite3"
 
 
 def make_config(fake: FakeTelegram, db_path: Path) -> Config:
