@@ -112,6 +112,8 @@ class BroadcastConfig:
     concurrency: int = 8
     # how often the admin's progress message is updated
     progress_seconds: int = 3
+    # days a finished newsletter's recipient list (chat ids) is kept after its final report
+    keep_recipients_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ def _validate(cfg: Config) -> None:
         ("broadcast.messages_per_second", cfg.broadcast.messages_per_second, 1, 1000),
         ("broadcast.concurrency", cfg.broadcast.concurrency, 1, 64),
         ("broadcast.progress_seconds", cfg.broadcast.progress_seconds, 1, 600),
+        ("broadcast.keep_recipients_days", cfg.broadcast.keep_recipients_days, 1, 3650),
     ):
         if not low <= value <= high:
             raise ConfigError(f"{key}: must be {low}-{high}, got {value}")

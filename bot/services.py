@@ -187,6 +187,18 @@ class Services:
             log.info("retention: deleted %d unanswered question(s)", deleted)
         return deleted
 
+    async def delete_old_recipients(self, now: datetime | None = None) -> int:
+        """Delete the recipient rows of newsletters reported more than
+        `broadcast.keep_recipients_days` ago (each row holds a subscriber's chat id)."""
+        if self.storage is None:
+            return 0
+        now = now or datetime.now(UTC)
+        cutoff = now - timedelta(days=self.config.broadcast.keep_recipients_days)
+        deleted = await self.storage.outbox.forget_finished_before(cutoff)
+        if deleted:
+            log.info("retention: deleted %d newsletter recipient row(s)", deleted)
+        return deleted
+
 
 def knowledge_path(cfg: Config, override: str | Path | None = None) -> Path:
     return Path(override) if override else cfg.knowledge_path()

@@ -80,10 +80,15 @@ async def _warm_up(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _retention(context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        await services(context).delete_old_questions()
-    except StorageError as exc:  # tried again at the next run
-        log.warning("retention: old questions not deleted: %s", exc)
+    svc = services(context)
+    for what, forget in (
+        ("old questions", svc.delete_old_questions),
+        ("old newsletter recipients", svc.delete_old_recipients),
+    ):
+        try:
+            await forget()
+        except StorageError as exc:  # tried again at the next run
+            log.warning("retention: %s not deleted: %s", what, exc)
 
 
 async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:

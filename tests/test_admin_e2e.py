@@ -28,7 +28,8 @@ from bot.config import AdminToolsConfig, Config
 from bot.knowledge import load_knowledge
 from bot.services import Services
 from bot.storage import GroupState
-from bot.storage.schema import UnansweredQuestionRow
+from bot.storage.outbox import Finished, RowStatus, Started
+from bot.storage.schema import BroadcastRow, UnansweredQuestionRow
 from handlers.common import SERVICES
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_telegram_e2e import (
@@ -628,9 +629,23 @@ async def test_retention_runs_as_a_job(
                     created_at=datetime.now(UTC) - timedelta(days=40)
                 )
             )
+        # and a newsletter reported 31 days ago: its recipient rows (chat ids) go too
+        await storage.subscribers.subscribe("k" * 64, 4242)
+        letter = await storage.outbox.draft("brev")
+        assert await storage.outbox.start(letter.id) is Started.STARTED
+        claimed = await storage.outbox.claim(letter.id)
+        assert claimed is not None
+        await storage.outbox.finish(Finished(claimed, RowStatus.SENT))
+        assert await storage.outbox.complete(letter.id)
+        await storage.outbox.mark_reported(letter.id)
+        async with storage.db.unit_of_work("age a newsletter") as conn:
+            await conn.execute(
+                update(BroadcastRow).values(finished_at=datetime.now(UTC) - timedelta(days=31))
+            )
         job = next(j for j in jobs.jobs() if j.name == "retention")
         await job.run(app)
         assert await storage.unanswered.most_asked() == []
+        assert (await storage.outbox.counts(letter.id)).total == 0
 
 
 async def test_slettmeg_still_deletes_everything(bot: Bot) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -347,6 +348,26 @@ async def test_stopp_drops_what_was_not_yet_sent_and_slettmeg_everything(store: 
     # /slettmeg: the delivered row too
     assert await store.subscribers.unsubscribe(key(row.chat_id), forget=True)
     assert (await store.outbox.counts(number)).total == 0
+
+
+async def test_recipients_of_a_reported_newsletter_are_forgotten_after_the_retention(
+    store: Storage,
+) -> None:
+    await subscribe(store, [1, 2, 3])
+    old = await started(store, "gammelt brev")
+    await send_all(store, ScriptedSender(), old)  # sent and reported
+    running = await started(store, "nytt brev")  # sending, not reported: never touched
+    later = datetime.now(UTC) + timedelta(days=31)
+    # reported just now: kept until the cut-off has passed
+    assert await store.outbox.forget_finished_before(datetime.now(UTC) - timedelta(days=30)) == 0
+    assert (await store.outbox.counts(old)).total == 3
+    assert await store.outbox.forget_finished_before(later) == 3
+    assert (await store.outbox.counts(old)).total == 0
+    assert (await store.outbox.counts(running)).pending == 3
+    broadcast = await store.outbox.get(old)  # the letter and its status stay
+    assert broadcast is not None and broadcast.status is BroadcastStatus.DONE
+    assert broadcast.html == "gammelt brev"
+    assert await store.outbox.recipients() == 3  # subscriptions are not deliveries
 
 
 async def test_only_the_lock_holder_sends_and_another_takes_over(db_url: str) -> None:

@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import Update
 
 from bot.storage.engine import DB_ERRORS, Database, StorageError
 from bot.storage.pseudonym import check_user_key
@@ -275,32 +277,14 @@ class Outbox:
                     values["started_at"] = now
                 # the row lock (PostgreSQL) / write lock (SQLite) of this UPDATE makes two
                 # admins pressing Send at once start it once
-                moved = (
-                    await conn.execute(
-                        update(BroadcastRow)
-                        .where(
-                            BroadcastRow.id == broadcast_id,
-                            BroadcastRow.status == current.status.value,
-                        )
-                        .values(**values)
-                        .returning(BroadcastRow.id)
-                    )
-                ).first()
-                if moved is None:
+                moved = await conn.execute(_move_broadcast(broadcast_id, current.status, **values))
+                if moved.first() is None:
                     return Started.WRONG_STATE
                 if resend:
-                    rows = (
-                        await conn.execute(
-                            update(OutboxRow)
-                            .where(
-                                OutboxRow.broadcast_id == broadcast_id,
-                                OutboxRow.status == RowStatus.UNKNOWN.value,
-                            )
-                            .values(status=RowStatus.PENDING.value, updated_at=now)
-                            .returning(OutboxRow.id)
-                        )
-                    ).all()
-                    added = len(rows)
+                    rows = await conn.execute(
+                        _move_rows(RowStatus.UNKNOWN, RowStatus.PENDING, broadcast_id)
+                    )
+                    added = len(rows.all())
                 else:
                     source = select(
                         literal(broadcast_id, Integer()),
@@ -329,36 +313,23 @@ class Outbox:
     async def cancel(self, broadcast_id: int) -> Cancelled:
         """Discard a draft, or stop a broadcast: its pending rows become ``cancelled`` (rows in
         flight finish as they will)."""
-        now = utcnow()
         async with self._db.unit_of_work("cancel a newsletter") as conn:
             current = await self._get(conn, broadcast_id)
             if current is None:
                 return Cancelled.NOT_FOUND
             if current.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SENDING):
                 return Cancelled.TOO_LATE
-            moved = (
-                await conn.execute(
-                    update(BroadcastRow)
-                    .where(
-                        BroadcastRow.id == broadcast_id,
-                        BroadcastRow.status == current.status.value,
-                    )
-                    .values(status=BroadcastStatus.CANCELLED.value)
-                    .returning(BroadcastRow.id)
+            moved = await conn.execute(
+                _move_broadcast(
+                    broadcast_id, current.status, status=BroadcastStatus.CANCELLED.value
                 )
-            ).first()
-            if moved is None:
+            )
+            if moved.first() is None:
                 return Cancelled.TOO_LATE
             if current.status is BroadcastStatus.DRAFT:
                 return Cancelled.DRAFT
-            await conn.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.broadcast_id == broadcast_id,
-                    OutboxRow.status == RowStatus.PENDING.value,
-                )
-                .values(status=RowStatus.CANCELLED.value, updated_at=now)
-            )
+            moved_rows = _move_rows(RowStatus.PENDING, RowStatus.CANCELLED, broadcast_id)
+            (await conn.execute(moved_rows)).all()
         return Cancelled.STOPPED
 
     async def counts(self, broadcast_id: int) -> Counts:
@@ -378,15 +349,8 @@ class Outbox:
         """Rows left ``sending`` by a sender that died become ``unknown``. Only a sender that has
         just taken the `SenderLock` calls this: any row still ``sending`` then is not its own."""
         async with self._db.unit_of_work("recover the outbox") as conn:
-            rows = (
-                await conn.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.status == RowStatus.SENDING.value)
-                    .values(status=RowStatus.UNKNOWN.value, updated_at=utcnow())
-                    .returning(OutboxRow.id)
-                )
-            ).all()
-        return len(rows)
+            rows = await conn.execute(_move_rows(RowStatus.SENDING, RowStatus.UNKNOWN))
+            return len(rows.all())
 
     async def claim(self, broadcast_id: int, finished: Finished | None = None) -> Claimed | None:
         """Take the next pending row of a broadcast (committed as ``sending`` before it is sent);
@@ -424,11 +388,8 @@ class Outbox:
     async def release(self, row_id: int) -> None:
         """Put back a claimed row that certainly was not sent (the sender stopped before it)."""
         async with self._db.unit_of_work("release an outbox row") as conn:
-            await conn.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row_id, OutboxRow.status == RowStatus.SENDING.value)
-                .values(status=RowStatus.PENDING.value, updated_at=utcnow())
-            )
+            moved = _move_rows(RowStatus.SENDING, RowStatus.PENDING).where(OutboxRow.id == row_id)
+            (await conn.execute(moved)).all()
 
     async def finish(self, finished: Finished) -> None:
         """Record how sending a row ended. ``blocked`` also ends the person's subscription."""
@@ -510,6 +471,21 @@ class Outbox:
 
     # --- privacy ---------------------------------------------------------------------------
 
+    async def forget_finished_before(self, cutoff: datetime) -> int:
+        """Delete the recipient rows (chat ids) of broadcasts that ended and were reported
+        before `cutoff`; the broadcasts themselves stay. Returns how many rows went."""
+        b = BroadcastRow
+        ended = select(b.id).where(
+            b.status.in_((BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value)),
+            b.reported.is_(True),
+            b.finished_at < cutoff,
+        )
+        async with self._db.unit_of_work("forget old newsletter recipients") as conn:
+            rows = await conn.execute(
+                delete(OutboxRow).where(OutboxRow.broadcast_id.in_(ended)).returning(OutboxRow.id)
+            )
+            return len(rows.all())
+
     async def forget(self, user_key: str) -> int:
         """Delete every outbox row of a person (their newsletter key); returns how many."""
         check_user_key(user_key)
@@ -520,6 +496,25 @@ class Outbox:
                 )
             ).all()
         return len(rows)
+
+
+def _move_broadcast(broadcast_id: int, expected: BroadcastStatus, **values: object) -> Update:
+    """Change a broadcast only if it is still `expected` (the row lock of the UPDATE makes two
+    processes or two admins racing move it once); returns its id when it moved."""
+    return (
+        update(BroadcastRow)
+        .where(BroadcastRow.id == broadcast_id, BroadcastRow.status == expected.value)
+        .values(**values)
+        .returning(BroadcastRow.id)
+    )
+
+
+def _move_rows(old: RowStatus, new: RowStatus, broadcast_id: int | None = None) -> Update:
+    """Move outbox rows from `old` to `new` (of one broadcast, or of all); returns their ids."""
+    statement = update(OutboxRow).where(OutboxRow.status == old.value)
+    if broadcast_id is not None:
+        statement = statement.where(OutboxRow.broadcast_id == broadcast_id)
+    return statement.values(status=new.value, updated_at=utcnow()).returning(OutboxRow.id)
 
 
 # --- who sends -------------------------------------------------------------------------------
