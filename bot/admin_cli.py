@@ -11,7 +11,9 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot import inbox, statistics
+from rapidfuzz import fuzz, process
+
+from bot import inbox, messages, statistics
 from bot.config import Config
 from bot.knowledge import KnowledgeBase
 from bot.services import Services, StorageMode, open_services
@@ -71,7 +73,7 @@ async def _stats(services: Services, args: argparse.Namespace) -> int:
             Path(args.chart).write_bytes(png)
         except OSError as exc:
             raise AdminCliError(f"{args.chart}: cannot write: {exc.strerror or exc}") from None
-        print(f"chart written to {args.chart}", file=sys.stderr)
+        print(messages.STATS_CHART_WRITTEN.format(file=args.chart), file=sys.stderr)
     return 0
 
 
@@ -106,11 +108,11 @@ async def _learn(services: Services, question: str, topic_id: str) -> int:
     from bot.writeback import WriteError
 
     assert services.storage is not None
-    if services.kb.topic(topic_id) is None:
-        known = ", ".join(services.kb.topic_ids)
-        raise AdminCliError(f"unknown topic {topic_id!r}; topics: {known}")
+    topic = services.kb.topic(topic_id)
+    if topic is None:
+        raise AdminCliError(_unknown_topic(services.kb, topic_id))
     try:
-        written, result = await services.learn(topic_id, question)
+        written, result = await services.learn(topic.id, question)
     except WriteError as exc:
         detail = problems_text(exc.problems) if exc.problems else ""
         raise AdminCliError(f"{exc}\n{detail}".rstrip()) from None  # in the admins' words
@@ -118,17 +120,19 @@ async def _learn(services: Services, question: str, topic_id: str) -> int:
     key = inbox.words_key(question)
     for group in await inbox.open_groups(services.storage):
         if inbox.words_key(group.text) == key:
-            await services.storage.unanswered.close_group(group.id, GroupState.LEARNED, topic_id)
-    if written.added:
-        print(f"added to the examples of {topic_id} in {written.file}")
-    else:
-        print(f"already an example of {topic_id} in {written.file}; nothing written")
-    m = services.dialogue.matcher.match(question)
-    print(f"the question now lands on {m.topic_id or 'no topic'}")
-    if result.selftest is not None:
-        for line in result.selftest.lines():
-            print(line)
-    return 0 if m.topic_id == topic_id else 1
+            await services.storage.unanswered.close_group(group.id, GroupState.LEARNED, topic.id)
+    lines, there = inbox.learned(services, topic, question, written, result)
+    print("\n".join(lines))
+    return 0 if there else 1
+
+
+def _unknown_topic(kb: KnowledgeBase, topic_id: str) -> str:
+    """In the admins' words: which ids there are, and the nearest one (by id or title)."""
+    names = {t.id: t.id for t in kb.topics} | {t.title: t.id for t in kb.topics}
+    best = process.extractOne(topic_id, list(names), scorer=fuzz.WRatio, score_cutoff=70)
+    hint = messages.UNKNOWN_KEY_HINT.format(suggestion=names[best[0]]) if best else ""
+    known = ", ".join(kb.topic_ids)
+    return messages.LEARN_UNKNOWN_TOPIC.format(topic=topic_id, hint=hint, known=known)
 
 
 async def _export(services: Services, since: date | None) -> int:

@@ -25,7 +25,7 @@ from bot.matcher import Matcher
 from bot.normalize import words
 from bot.reply import Action, Block, BlockKind, Do, Reply
 from bot.storage import GroupState, LoggedQuestion, Missed, Storage, StorageError
-from bot.writeback import WriteError
+from bot.writeback import WriteError, Written
 
 if TYPE_CHECKING:
     from bot.admin import AdminRequest
@@ -307,20 +307,31 @@ async def learn(req: AdminRequest) -> Reply:
     except WriteError as exc:
         return _write_failed(exc)
     await storage.unanswered.close_group(group.id, GroupState.LEARNED, topic.id)
+    lines, _ = learned(services, topic, group.text, written, result)
+    return await _next(services, storage, lines)
+
+
+def learned(
+    services: Services, topic: Topic, question: str, written: Written, result: ReloadResult
+) -> tuple[tuple[str, str, str], bool]:
+    """What an admin is told after adding `question` to `topic` (in Telegram and on the
+    command line): what was written, where the question lands now, the self-test; and whether
+    it lands where the admin put it."""
     kb = services.kb
     file = Path(written.file).name
     done = (messages.INBOX_LEARNED if written.added else messages.INBOX_LEARNED_ALREADY).format(
-        text=group.text, title=topic.title, file=file
+        text=question, title=topic.title, file=file
     )
-    m = services.dialogue.matcher.match(group.text)
-    if m.topic_id == topic.id and not m.ambiguous:
+    m = services.dialogue.matcher.match(question)
+    there = m.topic_id == topic.id and not m.ambiguous
+    if there:
         lands = messages.INBOX_LANDS.format(title=topic.title)
     else:
         landed = _landed(kb, m.topic_id)
         if m.ambiguous:
             landed = ", ".join(_landed(kb, c) for c in m.candidates[:3])
         lands = messages.INBOX_LANDS_ELSEWHERE.format(landed=landed, title=topic.title, file=file)
-    return await _next(services, storage, (done, lands, _selftest(result)))
+    return (done, lands, _selftest(result)), there
 
 
 async def not_ours(req: AdminRequest) -> Reply:

@@ -24,6 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from bot import messages
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, knowledge_files, load_knowledge
@@ -95,7 +96,11 @@ def _append(seq: CommentedSeq, value: str) -> None:
     """Append to a block sequence, keeping what followed its last item (blank lines, comments)
     after the new last item instead of before it."""
     last = len(seq) - 1
-    seq.append(value)
+    previous = seq[last] if last >= 0 else None
+    if isinstance(previous, DoubleQuotedScalarString | SingleQuotedScalarString):
+        seq.append(type(previous)(value))  # quoted like the items before it
+    else:
+        seq.append(value)
     trailing = seq.ca.items.pop(last, None) if last >= 0 else None
     if trailing is not None:
         seq.ca.items[last + 1] = trailing

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.cli import main
 from bot.dialogue import Dialogue, Person
 from bot.knowledge import load_knowledge
@@ -108,20 +109,24 @@ def test_unanswered_learn_and_export(
     before = yaml_file.read_text(encoding="utf-8")
     code, out, _ = run(capsys, "learn", LEARNABLE, "naeringspolitikk", "-k", str(knowledge))
     assert code == 0, out
-    assert "now lands on naeringspolitikk" in out
+    assert messages.INBOX_LANDS.format(title="Aktiv næringspolitikk") in out  # in Norwegian
+    assert "Selvtest" in out
     after = yaml_file.read_text(encoding="utf-8")
     changed = [
         line
         for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
-    assert changed == [f"+      - {LEARNABLE}"]
+    assert changed == [f'+      - "{LEARNABLE}"']  # quoted like the examples before it
     # the group has left the inbox
     code, out, _ = run(capsys, "unanswered", "--json", "-k", str(knowledge))
     assert [g["text"] for g in json.loads(out)] == ["Hva med ulven?"]
     # an unknown topic: nothing written
     code, _, err = run(capsys, "learn", "Hva med ulven?", "ulv", "-k", str(knowledge))
-    assert code == 2 and "unknown topic" in err
+    assert code == 2 and "Det finnes ikke noe emne med id «ulv»." in err
+    assert "fergetakster" in err  # the ids there are
+    code, _, err = run(capsys, "learn", "Hva med ulven?", "Naeringspolitikk", "-k", str(knowledge))
+    assert code == 2 and "Mente du «naeringspolitikk»?" in err
     assert yaml_file.read_text(encoding="utf-8") == after
 
     code, out, _ = run(capsys, "export", "-k", str(knowledge))

@@ -444,7 +444,7 @@ async def test_ubesvarte_learns_an_example_into_the_yaml_keeping_every_comment(
         for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
-    assert diff == [f"+      - {LEARNABLE}"]
+    assert diff == [f'+      - "{LEARNABLE}"']  # quoted like the examples before it
     for line in before.splitlines():
         if line.lstrip().startswith("#"):
             assert line in after.splitlines()
