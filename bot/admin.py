@@ -169,8 +169,10 @@ def selftest_text(result: ReloadResult) -> str:
     test = result.selftest
     if test is None:
         return ""
+    warnings = [messages.SELFTEST_WARNING.format(warning=w) for w in test.warnings]
+    warnings = warnings[:MAX_PROBLEMS_SHOWN]
     if test.ok:
-        return messages.SELFTEST_OK.format(total=test.examples)
+        return "\n".join([messages.SELFTEST_OK.format(total=test.examples), *warnings])
     kb = result.kb
     lines = [messages.SELFTEST_MISSES.format(passed=test.passed, total=test.examples)]
     for miss in test.misses[:MAX_PROBLEMS_SHOWN]:
@@ -183,7 +185,7 @@ def selftest_text(result: ReloadResult) -> str:
                 landed=f"«{landed_topic.title}»" if landed_topic else messages.SELFTEST_NOWHERE,
             )
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, *warnings])
 
 
 def reload_report(result: ReloadResult, *, automatic: bool = False) -> list[str]:

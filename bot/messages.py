@@ -125,6 +125,7 @@ SELFTEST_MISSES = (
 )
 SELFTEST_MISS = "• «{example}» ({topic}) havner på {landed}"
 SELFTEST_NOWHERE = "ingen emner"
+SELFTEST_WARNING = "⚠️ Advarsel: {warning}"
 
 STATS_USAGE = (
     "Skriv /statistikk for de siste {default} dagene, /statistikk {example_days} for de siste "

@@ -207,6 +207,18 @@ async def test_oppdater_reports_what_changed_and_the_self_test(bot: Bot, yaml_fi
     again = text_of(await anne.say("/oppdater"))
     assert messages.RELOAD_NO_CHANGE in again
 
+    # a keyword that is also a practical-information cue: loaded, with the same warning as
+    # `distriktsbot check`
+    text = yaml_file.read_text(encoding="utf-8")
+    text = text.replace("  practical:\n", "  practical:\n    - dyr ferje\n", 1)
+    yaml_file.write_text(text, encoding="utf-8")
+    warned = text_of(await anne.say("/oppdater"))
+    assert (
+        "⚠️ Advarsel: fergetakster: nøkkelordet «dyr ferje» står også under out_of_scope.practical"
+        in warned
+    )
+    assert "Selvtest" in warned
+
     # a voter cannot reload
     assert text_of(await k.say("/oppdater")) == messages.UNKNOWN_COMMAND
 
