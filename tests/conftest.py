@@ -21,6 +21,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher
 from bot.storage import Storage
 from tests.fake_telegram import FakeTelegram
+from tests.test_run_process import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "knowledge"
@@ -270,3 +271,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    r = Runner(tmp_path)
+    try:
+        yield r
+    finally:
+        r.cleanup()

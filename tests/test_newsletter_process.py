@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,6 @@ from tests.test_run_process import (
 )
 
 ADMIN_ID = 5_550_001
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    r = Runner(tmp_path)
-    try:
-        yield r
-    finally:
-        r.cleanup()
 
 
 SUBSCRIBERS = 40

@@ -16,12 +16,10 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.fake_telegram import FakeTelegram, FakeUser
@@ -101,15 +99,6 @@ class Runner:
             if bot.proc.poll() is None:
                 bot.proc.kill()
                 bot.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    r = Runner(tmp_path)
-    try:
-        yield r
-    finally:
-        r.cleanup()
 
 
 def base_config(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from tests.test_run_process import (
     assert_no_secrets,
     base_config,
     converse,
-    runner,  # noqa: F401 - a fixture
     secrets_env,
     stop,
     wait_until_started,
@@ -49,7 +48,7 @@ def wait_for_line(bot: object, needle: str, timeout: float = 30.0) -> str:
 
 def test_sigkill_mid_burst_loses_no_confirmed_update(
     fake: FakeTelegram,
-    runner: Runner,  # noqa: F811
+    runner: Runner,
     tmp_path: Path,
 ) -> None:
     """Break 3: updates were confirmed to Telegram long before they were handled; killing the
@@ -93,7 +92,7 @@ def test_sigkill_mid_burst_loses_no_confirmed_update(
 
 def test_rejected_token_exits_at_once_with_a_clear_message_and_no_token(
     fake: FakeTelegram,
-    runner: Runner,  # noqa: F811
+    runner: Runner,
     tmp_path: Path,
 ) -> None:
     """Break 5: `distriktsbot: Telegram: The token `…` was rejected` printed the token."""
@@ -112,7 +111,7 @@ def test_rejected_token_exits_at_once_with_a_clear_message_and_no_token(
 
 
 def test_unreachable_bot_api_is_retried_with_backoff_then_stops_cleanly(
-    runner: Runner,  # noqa: F811
+    runner: Runner,
     tmp_path: Path,
 ) -> None:
     """Issue 6: Telegram unreachable printed three chained tracebacks and "Unclosed client
@@ -141,7 +140,7 @@ def test_unreachable_bot_api_is_retried_with_backoff_then_stops_cleanly(
 
 def test_network_errors_while_running_are_retried_never_fatal(
     fake: FakeTelegram,
-    runner: Runner,  # noqa: F811
+    runner: Runner,
     tmp_path: Path,
 ) -> None:
     config = runner.write_config(base_config(fake, tmp_path))
@@ -171,7 +170,7 @@ def _immutable(path: Path, on: bool) -> bool:
 
 def test_a_read_only_database_is_noticed_at_start(
     fake: FakeTelegram,
-    runner: Runner,  # noqa: F811
+    runner: Runner,
     tmp_path: Path,
 ) -> None:
     """Break 8: a read-only SQLite file was only noticed at the first vote."""

@@ -40,15 +40,6 @@ PUBLIC_URL = "https://bot.example.org/telegram"
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    r = Runner(tmp_path)
-    try:
-        yield r
-    finally:
-        r.cleanup()
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeTelegram]:
     server = FakeTelegram()
     server.webhook_workers = 4
