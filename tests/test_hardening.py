@@ -36,6 +36,7 @@ from tests.test_telegram_e2e import (
     FERRY_QUESTION,
     STORAGE_DOWN_START,
     make_config,
+    open_storage,
     restore_logging,  # noqa: F401 - a fixture
     text_of,
 )
@@ -66,15 +67,6 @@ async def serving(cfg: Config, kb: KnowledgeBase) -> AsyncIterator[Bot]:
     async with running(cfg, kb) as started:
         assert started is not None
         yield Bot(*started)
-
-
-@contextlib.asynccontextmanager
-async def open_storage(db_path: Path) -> AsyncIterator[Storage]:
-    storage = await Storage.open(f"sqlite+aiosqlite:///{db_path}")
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 async def answer_for(fake: FakeTelegram, user_id: int, text: str = FERRY_QUESTION) -> SentMessage:
