@@ -19,6 +19,7 @@ from typing import TypeVar
 from bot import messages
 from bot.batching import Batcher
 from bot.knowledge import Area, KnowledgeBase, Topic
+from bot.lexicon import COMMANDS_IN_WORDS
 from bot.matcher import Match, Matcher, MatchKind, Settings
 from bot.normalize import MAX_QUESTION_CHARS, asks_for_figure, clean, other_language, words
 from bot.reply import ADMIN_ACTIONS, Action, Block, BlockKind, Do, Reply
@@ -41,10 +42,21 @@ COMMANDS: dict[str, str] = {
     "emner": "Alle emnene jeg kan svare på",
     "hjelp": "Hva jeg kan og hvordan",
     "del": "Del et svar: /del <emne>",
+    "nyhetsbrev": "Meld deg på nyhetsbrevet",
     "stopp": "Meld deg av nyhetsbrevet",
     "slettmeg": "Slett alt som er lagret om deg",
 }
-_ALIASES = {"help": "hjelp", "topics": "emner", "meny": "emner", "stop": "stopp", "share": "del"}
+_ALIASES = {
+    "help": "hjelp",
+    "topics": "emner",
+    "meny": "emner",
+    "stop": "stopp",
+    "share": "del",
+    "abonner": "nyhetsbrev",
+    "subscribe": "nyhetsbrev",
+}
+_PRIVATE_ONLY = {"stopp": messages.STOP_PRIVATELY, "slettmeg": messages.FORGET_PRIVATELY}
+"""Commands about one person's data: in a group, their answer would tell everyone."""
 COMMAND_NAMES = (*COMMANDS, *_ALIASES)
 """Every command name the dialogue answers (the transports register exactly these)."""
 
@@ -116,6 +128,9 @@ class Dialogue:
             if text.strip():
                 return self.menu_reply(messages.DONT_KNOW, tags=frozenset({"noise"}))
             return self.menu_reply(messages.EMPTY, tags=frozenset({"empty"}))
+        said = COMMANDS_IN_WORDS.get(" ".join(folded))
+        if said is not None:  # "stopp", "meld meg på", "slett meg", "enig", "emner", …
+            return await self._command_in_words(person, said)
         m = self.matcher.match(text)
         reply = await self._answer_match(person, text, m)
         if m.kind is not MatchKind.SMALLTALK and other_language(text):
@@ -154,9 +169,11 @@ class Dialogue:
         return await self.vote(person, topic, agree=do is Do.AGREE, update_id=update_id)
 
     async def command(self, person: Person, name: str, arg: str = "") -> Reply:
-        """Handle /start, /hjelp, /emner, /del, /stopp and /slettmeg."""
+        """Handle /start, /hjelp, /emner, /del, /nyhetsbrev, /stopp and /slettmeg."""
         name = _ALIASES.get(name.lower(), name.lower())
         arg = arg.strip()
+        if name in _PRIVATE_ONLY and not person.private:
+            return Reply((Block(BlockKind.TEXT, _PRIVATE_ONLY[name]),), tags=frozenset({"group"}))
         if name == "start":
             if arg:
                 topic = self.kb.topic(arg.lower())
@@ -185,6 +202,8 @@ class Dialogue:
                     tags=frozenset({"share-menu"}),
                 )
             return self.share_reply(topic)
+        if name == "nyhetsbrev":
+            return await self.subscribe(person)
         if name == "stopp":
             return await self.unsubscribe(person)
         if name == "slettmeg":
@@ -192,6 +211,18 @@ class Dialogue:
         return Reply(
             (Block(BlockKind.TEXT, messages.UNKNOWN_COMMAND),), tags=frozenset({"unknown"})
         )
+
+    async def _command_in_words(self, person: Person | None, said: str) -> Reply:
+        """A whole message that is a command in words (bot.lexicon.COMMANDS_IN_WORDS)."""
+        if said == "stemme":  # "enig" typed instead of pressed: which topic is not known
+            return self.menu_reply(messages.VOTE_IN_WORDS, tags=frozenset({"command-in-words"}))
+        if said == "slettmeg":  # deleting everything takes the command itself, never a guess
+            return Reply((Block(BlockKind.TEXT, messages.FORGET_IN_WORDS),), tags=frozenset())
+        if said == "emner":
+            return self.menu_reply()
+        if person is None or said == "hjelp":  # `distriktsbot ask`: nobody to (un)subscribe
+            return self.menu_reply(messages.HELP)
+        return await self.command(person, said)
 
     # --- replies -----------------------------------------------------------------------------
 

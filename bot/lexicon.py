@@ -254,3 +254,48 @@ QUESTION_STARTS = frozenset(
     will should could
     """.split()
 )
+
+
+# Whole messages that are a command in words, as people type them on a phone ("stopp", "meld meg
+# av", "slett meg", "enig"): answered as that command (or with where to find it) instead of being
+# matched, and never logged as an unanswered question. Keys are folded (bot.normalize.fold);
+# values: a command of bot.dialogue.COMMANDS, or "stemme" (a vote typed instead of pressed).
+
+
+def _phrases(text: str, command: str) -> dict[str, str]:
+    return {" ".join(p.split()): command for p in text.split("|")}
+
+
+COMMANDS_IN_WORDS: dict[str, str] = {
+    **_phrases(
+        """stopp|stop|stopp nyhetsbrev|stopp nyhetsbrevet|stopp nyheitsbrev|meld meg av|meld av
+        |meld meg ut|meld meg av nyhetsbrevet|avmeld|avmelding|avslutt nyhetsbrev
+        |avslutt nyhetsbrevet|ikke send mer|ikkje send meir|slutt a sende|unsubscribe
+        |jeg vil ikke ha nyhetsbrev|jeg vil ikke ha nyhetsbrevet|ingen flere nyhetsbrev""",
+        "stopp",
+    ),
+    **_phrases(
+        """nyhetsbrev|nyhetsbrevet|nyheitsbrev|meld meg pa|meld meg pa nyhetsbrevet|abonner
+        |abonnere|jeg vil ha nyhetsbrev|jeg vil ha nyhetsbrevet|send meg nyhetsbrev
+        |send meg nyhetsbrevet|subscribe|newsletter""",
+        "nyhetsbrev",
+    ),
+    **_phrases(
+        """slett meg|slettmeg|slett alt|slett alt om meg|slett dataene mine|slett mine data
+        |slett opplysningene mine|glem meg|delete me|delete my data
+        |forget me""",
+        "slettmeg",
+    ),
+    **_phrases(
+        """enig|uenig|ueinig|einig|jeg er enig|jeg er uenig|eg er einig|eg er ueinig|helt enig
+        |helt uenig|ja|nei|agree|disagree|i agree|i disagree""",
+        "stemme",
+    ),
+    **_phrases(
+        """emner|emne|meny|menyen|tema|temaer|hva kan du|hva kan du svare pa|ka kan du
+        |kva kan du|hva kan jeg sporre om|hva kan jeg sporre deg om|hva vet du|hva vet du om
+        |hva kan du hjelpe med|topics|menu""",
+        "emner",
+    ),
+    **_phrases("hjelp|help|hjelpa|hjelpe meg|hjelp meg|hva gjor du", "hjelp"),
+}

@@ -20,6 +20,7 @@ HELP = (
     "Kommandoer:\n"
     "/emner – alle emnene jeg kan svare på\n"
     "/del <emne> – en tekst du kan videresende\n"
+    "/nyhetsbrev – meld deg på nyhetsbrevet\n"
     "/stopp – meld deg av nyhetsbrevet\n"
     "/slettmeg – slett alt som er lagret om deg\n\n"
     "Personvern: svaret ditt på Enig/Uenig lagres uten navn og uten Telegram-id, under en "
@@ -77,6 +78,16 @@ BUTTON_SHARE = "Del dette svaret"
 BUTTON_SUBSCRIBE = "Ja, send meg nyhetsbrev"
 BUTTON_MENU = "Alle emner"
 
+STOP_PRIVATELY = "Det ordner jeg bare i en privat samtale: send /stopp til meg direkte."
+FORGET_PRIVATELY = "Det ordner jeg bare i en privat samtale: send /slettmeg til meg direkte."
+FORGET_IN_WORDS = (
+    "Vil du at jeg skal slette alt som er lagret om deg (svarene dine på Enig/Uenig, påmeldingen "
+    "til nyhetsbrevet og spørsmål jeg ikke kunne svare på)? Send /slettmeg, så gjør jeg det."
+)
+VOTE_IN_WORDS = (
+    "Trykk på «Enig» eller «Uenig» under svaret, så blir stemmen din talt. Vil du se et emne "
+    "igjen, velg det her:"
+)
 SUBSCRIBE_PRIVATELY = (
     "Nyhetsbrevet meldes du på personlig: send meg en privat melding og trykk på knappen der."
 )

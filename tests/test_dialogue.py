@@ -316,6 +316,55 @@ async def test_slettmeg_deletes_votes_subscription_and_questions(
     assert again.text == messages.NOTHING_TO_FORGET
 
 
+async def test_commands_in_words_act_as_the_command_and_are_never_logged(
+    dialogue: Dialogue, storage: Storage, person: Person
+) -> None:
+    """People on a phone type "stopp" where the newsletter says /stopp."""
+    subscribed = await dialogue.ask(person, "Meld meg på nyhetsbrevet!")
+    assert "subscribed" in subscribed.tags
+    assert await storage.subscribers.chat_ids() == [person.chat_id]
+    assert (await dialogue.ask(person, "STOPP")).text == messages.UNSUBSCRIBED
+    assert await storage.subscribers.chat_ids() == []
+    assert (await dialogue.ask(person, "meld meg av")).text == messages.NOT_SUBSCRIBED
+    # deleting everything needs the command itself: a phrase only says how
+    await dialogue.press(person, "ja:fergetakster")
+    forget = await dialogue.ask(person, "slett dataene mine")
+    assert forget.text == messages.FORGET_IN_WORDS and "/slettmeg" in forget.text
+    assert len(await storage.votes.opinions()) == 1
+    # a vote typed instead of pressed: told how, nothing stored
+    typed = await dialogue.ask(person, "Enig.")
+    assert typed.text.startswith(messages.VOTE_IN_WORDS)
+    assert (await dialogue.ask(person, "hva kan du svare på?")).text.startswith(messages.MENU)
+    assert (await dialogue.ask(person, "hjelp")).text.startswith(messages.HELP)
+    await dialogue.drain()
+    assert await storage.unanswered.most_asked() == []
+    # inside a real question, the words are only words
+    assert (await dialogue.ask(person, "Blir ferja billigere, eller stopp det?")).topic_id
+
+
+async def test_nyhetsbrev_command_subscribes(
+    dialogue: Dialogue, storage: Storage, person: Person
+) -> None:
+    reply = await dialogue.command(person, "nyhetsbrev")
+    assert "subscribed" in reply.tags
+    assert await storage.subscribers.chat_ids() == [person.chat_id]
+    assert (await dialogue.command(person, "abonner")).text.startswith(messages.ALREADY_SUBSCRIBED)
+
+
+async def test_stopp_and_slettmeg_in_a_group_are_only_done_privately(
+    dialogue: Dialogue, storage: Storage, person: Person
+) -> None:
+    """Their answer would tell the group whether the person subscribes or voted."""
+    in_group = Person(user_id=person.user_id, chat_id=-1_001_234, private=False)
+    await dialogue.press(person, "nb")
+    await dialogue.press(person, "ja:fergetakster")
+    assert (await dialogue.command(in_group, "stopp")).text == messages.STOP_PRIVATELY
+    assert (await dialogue.command(in_group, "slettmeg")).text == messages.FORGET_PRIVATELY
+    assert (await dialogue.ask(in_group, "stopp")).text == messages.STOP_PRIVATELY
+    assert await storage.subscribers.chat_ids() == [person.chat_id]  # nothing done
+    assert len(await storage.votes.opinions()) == 1
+
+
 # --- privacy ----------------------------------------------------------------------------------
 
 

@@ -222,7 +222,7 @@ def find_ambiguous_question(kb: KnowledgeBase) -> tuple[str, list[str]]:
 async def test_start_sets_commands_and_welcomes_with_menu(bot: tuple[FakeTelegram, Any]) -> None:
     fake, _ = bot
     names = [c["command"] for c in fake.commands()]
-    assert names == ["start", "emner", "hjelp", "del", "stopp", "slettmeg"]
+    assert names == ["start", "emner", "hjelp", "del", "nyhetsbrev", "stopp", "slettmeg"]
     assert all(c["description"] for c in fake.commands())
 
     kari = voter(fake)
@@ -614,6 +614,25 @@ async def test_newsletter_button_in_a_group_never_subscribes_the_group(
     assert messages.BUTTON_SUBSCRIBE not in [label for label, _ in thanks.buttons()]
     async with open_storage(db_path) as storage:
         assert group.id not in await storage.subscribers.chat_ids()
+
+
+async def test_slettmeg_and_stopp_in_a_group_tell_the_group_nothing(
+    bot: tuple[FakeTelegram, Any], db_path: Path
+) -> None:
+    """Whether a member subscribes or has voted is theirs to know: in a group these commands
+    only say to write privately, and nothing is deleted."""
+    fake, _ = bot
+    kari_private = Voter(fake, fake.user(1001, "Kari"))
+    answer = await kari_private.say("Blir ferja billigere?")
+    await kari_private.press(answer, "Enig")
+    group = fake.group(-100_200_300, "Bygdelaget")
+    kari = Voter(fake, fake.user(1001, "Kari"), chat=group)
+    assert text_of(await kari.say(f"/slettmeg@{fake.bot_username}")) == messages.FORGET_PRIVATELY
+    assert text_of(await kari.say(f"/stopp@{fake.bot_username}")) == messages.STOP_PRIVATELY
+    async with open_storage(db_path) as storage:
+        assert len(await storage.votes.opinions()) == 1
+    # in private, /slettmeg does it
+    assert text_of(await kari_private.say("/slettmeg")).startswith("Ferdig")
 
 
 async def test_a_vote_in_a_group_is_never_posted_to_the_group(
