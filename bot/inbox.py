@@ -319,6 +319,7 @@ def learned(
     it lands where the admin put it."""
     kb = services.kb
     file = Path(written.file).name
+    question = written.text or question
     done = (messages.INBOX_LEARNED if written.added else messages.INBOX_LEARNED_ALREADY).format(
         text=question, title=topic.title, file=file
     )
@@ -361,9 +362,9 @@ async def not_ours(req: AdminRequest) -> Reply:
         return _write_failed(exc)
     await storage.unanswered.close_group(group.id, GroupState.NOT_OURS)
     done = messages.INBOX_NOT_OURS.format(
-        text=group.text, area=area.title, file=Path(written.file).name
+        text=written.text, area=area.title, file=Path(written.file).name
     )
-    m = services.dialogue.matcher.match(group.text)
+    m = services.dialogue.matcher.match(written.text)
     if m.topic_id is None:
         now = messages.INBOX_DECLINED_NOW
     else:

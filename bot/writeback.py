@@ -11,6 +11,7 @@ sees the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import os
@@ -44,6 +45,7 @@ class WriteError(Exception):
 class Written:
     file: Path
     added: bool  # False: the question was already there, nothing written
+    text: str = ""  # the question as written (contact details left out)
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,24 @@ def _edit(kb_path: Path, file: Path, change: Any) -> Written:
     return Written(file, added=True)
 
 
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.\w+")
+_NUMBER = re.compile(r"\+?\d[\d .\-]*\d")
+_PHONE_DIGITS = 8  # a Norwegian phone number; a personal number has 11. Amounts and years fewer.
+
+
+def without_contact_details(text: str) -> str:
+    """`text` without e-mail addresses and numbers of 8 digits or more (phone numbers, personal
+    numbers, account numbers): a voter's question is copied into the knowledge files, which are
+    kept for good and shared, so what identifies a person is left out."""
+    text = _EMAIL.sub("", text)
+    text = _NUMBER.sub(
+        lambda m: "" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group(), text
+    )
+    return " ".join(text.split())
+
+
 def _question(text: str) -> str:
-    question = " ".join(clean(text).split())
+    question = without_contact_details(clean(text))
     if not words(question):
         raise WriteError(messages.WRITE_NO_WORDS)
     return question
@@ -247,7 +265,7 @@ def add_example(kb: KnowledgeBase, kb_path: Path, topic_id: str, question: str) 
                 return _set_list(raw, "examples", question, ("keywords", "broad_keywords"))
         raise WriteError(messages.WRITE_TOPIC_GONE.format(id=topic_id, file=file.name))
 
-    return _edit(kb_path, file, change)
+    return dataclasses.replace(_edit(kb_path, file, change), text=question)
 
 
 def add_not_ours(kb: KnowledgeBase, kb_path: Path, area_id: str, question: str) -> Written:
@@ -273,4 +291,4 @@ def add_not_ours(kb: KnowledgeBase, kb_path: Path, area_id: str, question: str) 
             return added
         return _set_list(section, "examples", question, ())
 
-    return _edit(kb_path, file, change)
+    return dataclasses.replace(_edit(kb_path, file, change), text=question)

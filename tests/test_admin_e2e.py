@@ -504,6 +504,20 @@ async def test_not_our_policy_makes_the_same_question_declined(bot: Bot, yaml_fi
     assert text_of(await anne.say("/ubesvarte")) == messages.INBOX_EMPTY
 
 
+async def test_contact_details_never_reach_the_knowledge_files(bot: Bot, yaml_file: Path) -> None:
+    """The knowledge files are kept for good and shared: a voter's phone number or e-mail in an
+    unanswered question is left out when an admin files it."""
+    fake, _, _ = bot
+    anne = admin(fake)
+    await kari(fake).say("Hva med ulven? Ring meg på 998 87 766 eller kari@example.no")
+    inbox = await anne.say("/ubesvarte")
+    done = text_of(await anne.press(inbox, messages.BUTTON_NOT_OURS))
+    assert "«Hva med ulven? Ring meg på eller»" in done  # what was written, as written
+    text = yaml_file.read_text(encoding="utf-8")
+    assert "Hva med ulven? Ring meg på eller" in text
+    assert "998" not in text and "kari@" not in text
+
+
 async def test_ignorer_takes_the_group_out_of_the_inbox(bot: Bot, yaml_file: Path) -> None:
     fake, _, services = bot
     anne = admin(fake)
