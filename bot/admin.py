@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.dialogue import COMMANDS, Person
-from bot.knowledge import Problem
+from bot.knowledge import KnowledgeBase, Problem
 from bot.reply import NEWSLETTER_ACTIONS, Action, Block, BlockKind, Do, Reply
 
 if TYPE_CHECKING:
@@ -165,15 +165,35 @@ def problems_text(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
+def _title(kb: KnowledgeBase, topic_id: str) -> str:
+    topic = kb.topic(topic_id)
+    return topic.title if topic else topic_id
+
+
+def _titles(kb: KnowledgeBase, topic_ids: tuple[str, ...]) -> str:
+    return ", ".join(f"«{_title(kb, t)}»" for t in topic_ids)
+
+
 def selftest_text(result: ReloadResult) -> str:
     test = result.selftest
     if test is None:
         return ""
+    kb = result.kb
     warnings = [messages.SELFTEST_WARNING.format(warning=w) for w in test.warnings]
     warnings = warnings[:MAX_PROBLEMS_SHOWN]
+    if test.uncertain:
+        shown = test.uncertain[:MAX_PROBLEMS_SHOWN]
+        warnings[:0] = [
+            messages.SELFTEST_UNCERTAIN.format(count=len(test.uncertain)),
+            *(
+                messages.SELFTEST_UNCERTAIN_ITEM.format(
+                    example=u.example, topic=_title(kb, u.topic_id), choices=_titles(kb, u.choices)
+                )
+                for u in shown
+            ),
+        ]
     if test.ok:
         return "\n".join([messages.SELFTEST_OK.format(total=test.examples), *warnings])
-    kb = result.kb
     lines = [messages.SELFTEST_MISSES.format(passed=test.passed, total=test.examples)]
     for miss in test.misses[:MAX_PROBLEMS_SHOWN]:
         landed_topic = kb.topic(miss.landed) if miss.landed else None

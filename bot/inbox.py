@@ -327,11 +327,13 @@ def learned(
     there = m.topic_id == topic.id and not m.ambiguous
     if there:
         lands = messages.INBOX_LANDS.format(title=topic.title)
+    elif m.ambiguous and topic.id in m.candidates:
+        choices = ", ".join(_landed(kb, c) for c in m.candidates[:3])
+        lands = messages.INBOX_LANDS_UNCERTAIN.format(choices=choices, file=file)
     else:
-        landed = _landed(kb, m.topic_id)
-        if m.ambiguous:
-            landed = ", ".join(_landed(kb, c) for c in m.candidates[:3])
-        lands = messages.INBOX_LANDS_ELSEWHERE.format(landed=landed, title=topic.title, file=file)
+        lands = messages.INBOX_LANDS_ELSEWHERE.format(
+            landed=_landed(kb, m.topic_id), title=topic.title, file=file
+        )
     return (done, lands, _selftest(result)), there
 
 

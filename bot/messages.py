@@ -136,6 +136,11 @@ SELFTEST_MISSES = (
 )
 SELFTEST_MISS = "• «{example}» ({topic}) havner på {landed}"
 SELFTEST_NOWHERE = "ingen emner"
+SELFTEST_UNCERTAIN = (
+    "{count} av dem får «Mente du …?» med riktig emne blant valgene, ikke et sikkert svar (et "
+    "nøkkelord til emnet gjør svaret sikrere):"
+)
+SELFTEST_UNCERTAIN_ITEM = "• «{example}» ({topic}): velger mellom {choices}"
 SELFTEST_WARNING = "⚠️ Advarsel: {warning}"
 
 STATS_USAGE = (
@@ -195,6 +200,10 @@ INBOX_LANDS = "Nå havner spørsmålet på «{title}», der du la det. ✔"
 INBOX_LANDS_ELSEWHERE = (
     "Obs: spørsmålet havner fortsatt på {landed}, ikke på «{title}». Legg til et nøkkelord for "
     "emnet i {file}, og send /oppdater."
+)
+INBOX_LANDS_UNCERTAIN = (
+    "Obs: spørsmålet får nå «Mente du …?» med valgene {choices}, ikke et sikkert svar. Vil du at "
+    "jeg svarer direkte, legg til et nøkkelord for emnet i {file} og send /oppdater."
 )
 INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {file}."
 INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
@@ -464,6 +473,11 @@ SELFTEST_LINE_MISSES = (
 )
 SELFTEST_LINE_MISS = "  {topic}: «{example}» havner på {landed} (treff {score})"
 SELFTEST_LINE_WARNING = "  advarsel: {warning}"
+SELFTEST_LINE_UNCERTAIN = (
+    "Disse får «Mente du …?» med riktig emne blant valgene, ikke et sikkert svar (et nøkkelord til "
+    "emnet gjør svaret sikrere):"
+)
+SELFTEST_LINE_UNCERTAIN_ITEM = "  {topic}: «{example}» velger mellom {choices}"
 SELFTEST_LINE_SUMMARY = (
     "{topics} emner i {count} fil(er) ({files}); {passed} av {total} eksempelspørsmål havner på "
     "sitt eget emne"

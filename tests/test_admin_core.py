@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import case, func, select, update
 
+from bot import messages
 from bot.admin import ErrorReports, problem_text
 from bot.inbox import open_groups
-from bot.knowledge import KnowledgeError, Problem, load_knowledge
+from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.matcher import Matcher
+from bot.selftest import self_test
 from bot.statistics import Period, parse_request
 from bot.storage import Count, Missed, Storage, pseudonymize
 from bot.storage.schema import UnansweredQuestionRow, VoteRow
@@ -212,3 +215,26 @@ def test_error_reports_are_rate_limited_and_carry_no_message() -> None:
     clock[0] = 3601.0
     later = reports.report(error, "callback_query")
     assert later is not None and "2 feil til" in later
+
+
+def test_an_example_that_gets_mente_du_is_reported_as_uncertain_not_as_a_pass(
+    kb: KnowledgeBase,
+) -> None:
+    """An example whose answer is "Mente du …?" (its topic among the choices) is not wrong, and
+    not sure either: the self-test says so instead of counting it as landing."""
+    matcher = Matcher(kb)
+    uncertain = {
+        (t.id, e)
+        for t in kb.topics
+        for e in t.examples
+        if (m := matcher.match(e)).topic_id == t.id and m.ambiguous
+    }
+    assert uncertain  # the shipped knowledge has some; the report must not hide them
+    test = self_test(kb, matcher)
+    assert {(u.topic_id, u.example) for u in test.uncertain} == uncertain
+    assert all(u.topic_id in u.choices for u in test.uncertain)
+    assert test.ok  # not errors
+    lines = test.lines()
+    assert messages.SELFTEST_LINE_UNCERTAIN in lines
+    topic_id, example = sorted(uncertain)[0]
+    assert any(f"{topic_id}: «{example}» velger mellom" in line for line in lines)
