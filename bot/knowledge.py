@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from rapidfuzz import process
 
-from bot import messages
+from bot import faithfulness, messages
 from bot.yaml_errors import ascii_id, explain_yaml_error, id_advice
 
 TOPIC_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -161,6 +161,7 @@ class KnowledgeError(Exception):
 # --- the schema -----------------------------------------------------------------------------
 
 _AREA_KEYS = {"id", "title", "intro", "question", "replies"}
+_AREA_OPTIONAL = {"source_text", "source_corrections"}
 _REPLY_KEYS = {f for f in Replies.__dataclass_fields__}
 _TOPIC_REQUIRED = {"id", "title", "pledge", "keywords"}
 _TOPIC_KEYS = _TOPIC_REQUIRED | {"explanation", "facts", "related", "examples", "broad_keywords"}
@@ -373,7 +374,7 @@ def _check_file(name: str, text: str) -> _FileResult:
     if doc is None:
         return result
 
-    raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS, _AREA_KEYS)
+    raw_area = ck.mapping(doc.get("area"), ["area"], _AREA_KEYS | _AREA_OPTIONAL, _AREA_KEYS)
     if raw_area is not None:
         # a missing key is reported once, by ck.mapping above
         def field_text(key: str) -> str | None:
@@ -406,16 +407,59 @@ def _check_file(name: str, text: str) -> _FileResult:
     elif not raw_topics:
         ck.fail(["topics"], messages.TOPICS_EMPTY)
     area_id = result.area.id if result.area else ""
+    checked: list[tuple[int, Topic]] = []
     for i, raw in enumerate(raw_topics):
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             result.declared_ids.add(raw["id"].strip())
         topic = _check_topic(ck, raw, ["topics", i], area_id)
         if topic is not None:
+            checked.append((i, topic))
             related_lines = tuple(
                 lines.line(["topics", i, "related", j]) for j in range(len(topic.related))
             )
             result.topics.append(_Placed(topic, lines.line(["topics", i, "id"]), related_lines))
+    if raw_area is not None and "source_text" in raw_area:
+        _check_faithful(ck, name, raw_area, result.area, checked)
     return result
+
+
+def _check_faithful(
+    ck: _FileChecker,
+    name: str,
+    raw_area: Mapping[str, Any],
+    area: Area | None,
+    topics: list[tuple[int, Topic]],
+) -> None:
+    """Every sentence of the area's pledges, explanations, facts and intro stands in the party's
+    text the area names (`area.source_text`), its known typos corrected."""
+    relative = ck.text(raw_area.get("source_text"), ["area", "source_text"])
+    raw_corrections = raw_area.get("source_corrections") or {}
+    corrections: dict[str, str] = {}
+    if not isinstance(raw_corrections, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw_corrections.items()
+    ):
+        ck.fail(["area", "source_corrections"], messages.SOURCE_CORRECTIONS_FORMAT)
+    else:
+        corrections = raw_corrections
+    if relative is None:
+        return
+    path = Path(name).parent / relative
+    try:
+        source = faithfulness.corrected(path.read_text(encoding="utf-8"), corrections)
+    except (OSError, UnicodeDecodeError):
+        ck.fail(["area", "source_text"], messages.SOURCE_TEXT_MISSING.format(path=relative))
+        return
+    shown = Path(relative).name
+    texts: list[tuple[list[str | int], str | None]] = []
+    if area is not None:
+        texts.append((["area", "intro"], area.intro))
+    for i, topic in topics:
+        texts += [(["topics", i, "pledge"], topic.pledge)]
+        texts += [(["topics", i, "explanation"], topic.explanation)]
+        texts += [(["topics", i, "facts", j, "text"], f.text) for j, f in enumerate(topic.facts)]
+    for path_to, text in texts:
+        for sentence in faithfulness.not_in_source(text or "", source):
+            ck.fail(path_to, messages.NOT_IN_SOURCE.format(sentence=sentence, source=shown))
 
 
 def _check_out_of_scope(ck: _FileChecker, doc: Mapping[str, Any]) -> OutOfScope:

@@ -411,6 +411,18 @@ ID_TOO_LONG = (
     "id-en er {length} tegn lang, men kan være høyst {limit} (den brukes i knapper og lenker). "
     "Gjør den kortere."
 )
+NOT_IN_SOURCE = (
+    "«{sentence}» står ikke ordrett i partiets tekst ({source}). Alt boten sier om politikk skal "
+    "være partiets egne ord: kopier setningen fra teksten, eller fjern den."
+)
+SOURCE_TEXT_MISSING = (
+    "fant ikke partiets tekst «{path}». Skriv stien til teksten regnet fra denne filen (for "
+    "eksempel ../docs/source/distriktspolitikk.txt), eller fjern feltet."
+)
+SOURCE_CORRECTIONS_FORMAT = (
+    "skal være skrivefeil i teksten og rettelsen, én per linje: «feil: riktig». Sett ord med "
+    "kolon i anførselstegn."
+)
 DUPLICATE_KEY = "feltet «{key}» står to ganger i samme blokk. Slett det ene."
 UNKNOWN_KEY = "ukjent felt «{key}».{hint} Tillatte felt her: {allowed}."
 UNKNOWN_KEY_HINT = " Mente du «{suggestion}»?"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,19 @@ SHIPPED_YAML = KNOWLEDGE_DIR / "distriktspolitikk.yaml"
 # where new material arrives; tests/test_standalone.py keeps it that way).
 SOURCE_TEXT = ROOT / "docs" / "source" / "distriktspolitikk.txt"
 DEV_QUESTIONS = ROOT / "tests" / "data" / "dev-questions.jsonl"
+
+
+def copy_knowledge(folder: Path) -> Path:
+    """The shipped knowledge into `folder` (created), with the party's text it names beside it
+    as in the repository (`../docs/source/`, see `area.source_text`); returns the YAML file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SHIPPED_YAML, folder)
+    source = folder.parent / "docs" / "source"
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SOURCE_TEXT, source)
+    return folder / SHIPPED_YAML.name
+
+
 DEV_QUESTIONS_HARD = ROOT / "tests" / "data" / "dev-questions-hard.jsonl"
 QUESTIONS_A = ROOT / "tests" / "data" / "questions-a.jsonl"
 QUESTIONS_B = ROOT / "tests" / "data" / "questions-b.jsonl"

@@ -9,7 +9,6 @@ import difflib
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from bot.cli import main
 from bot.dialogue import Dialogue, Person
 from bot.knowledge import load_knowledge
 from bot.storage import Storage
-from tests.conftest import KNOWLEDGE_DIR
+from tests.conftest import copy_knowledge
 
 SECRET = "cli-admin-secret-0123456789abcdef"
 LEARNABLE = "Blir det flere jobber på sokkelen?"
@@ -35,8 +34,7 @@ def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, Path]:
     monkeypatch.setenv("DISTRIKTSBOT_HASH_SECRET", SECRET)
     monkeypatch.chdir(tmp_path)
     knowledge = tmp_path / "knowledge"
-    knowledge.mkdir()
-    shutil.copy(KNOWLEDGE_DIR / "distriktspolitikk.yaml", knowledge)
+    copy_knowledge(knowledge)
     return url, knowledge
 
 

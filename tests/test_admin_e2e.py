@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import difflib
 import io
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from bot.storage import GroupState
 from bot.storage.outbox import Finished, RowStatus, Started
 from bot.storage.schema import BroadcastRow, UnansweredQuestionRow
 from handlers.common import SERVICES
+from tests.conftest import copy_knowledge
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.test_telegram_e2e import (
     FERRY_QUESTION,
@@ -53,8 +53,7 @@ SECOND_AREA = ROOT / "tests" / "data" / "areas" / "testomrade.yaml"
 @pytest.fixture
 def knowledge_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "knowledge"
-    folder.mkdir()
-    shutil.copy(ROOT / "knowledge" / "distriktspolitikk.yaml", folder)
+    copy_knowledge(folder)
     return folder
 
 
@@ -221,6 +220,20 @@ async def test_oppdater_reports_what_changed_and_the_self_test(bot: Bot, yaml_fi
 
     # a voter cannot reload
     assert text_of(await k.say("/oppdater")) == messages.UNKNOWN_COMMAND
+
+
+async def test_oppdater_refuses_a_pledge_the_party_never_wrote(bot: Bot, yaml_file: Path) -> None:
+    fake, _, services = bot
+    anne, k = admin(fake), kari(fake)
+    invented = "Gratis ferje for alle innen 2027."
+    text = yaml_file.read_text(encoding="utf-8")
+    yaml_file.write_text(text.replace("Halvere fergetakstene.", invented, 1), encoding="utf-8")
+    report = text_of(await anne.say("/oppdater"))
+    assert report.startswith(messages.RELOAD_FAILED)
+    assert f"«{invented}» står ikke ordrett i partiets tekst" in report
+    ferry = await k.say(FERRY_QUESTION)  # voters keep the party's own words
+    assert_answer(ferry, services.kb, "fergetakster")
+    assert "Halvere fergetakstene." in text_of(ferry) and "2027" not in text_of(ferry)
 
 
 async def test_oppdater_with_broken_yaml_keeps_serving_the_old_knowledge(

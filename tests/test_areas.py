@@ -13,6 +13,7 @@ import pytest
 from bot import messages
 from bot.knowledge import KnowledgeError, load_knowledge
 from handlers.common import SERVICES
+from tests.conftest import copy_knowledge
 from tests.fake_telegram import FakeTelegram
 from tests.test_admin_e2e import (
     ADMIN_ID,
@@ -32,8 +33,7 @@ NEW_QUESTION = "Kommer det flere lydbøker og tegneserier?"  # declined by both 
 @pytest.fixture
 def two_areas(tmp_path: Path) -> Path:
     folder = tmp_path / "knowledge"
-    folder.mkdir()
-    shutil.copy(ROOT / "knowledge" / "distriktspolitikk.yaml", folder)
+    copy_knowledge(folder)
     shutil.copy(SECOND_AREA, folder)
     return folder
 
@@ -127,8 +127,7 @@ async def test_inbox_writes_into_the_right_areas_file(bot: Bot, two_areas: Path)
 
 def test_an_id_in_two_areas_is_an_error_naming_both_files(tmp_path: Path) -> None:
     folder = tmp_path / "knowledge"
-    folder.mkdir()
-    shutil.copy(ROOT / "knowledge" / "distriktspolitikk.yaml", folder)
+    copy_knowledge(folder)
     clash = SECOND_AREA.read_text(encoding="utf-8").replace("id: testbibliotek", "id: bredband")
     (folder / "testomrade.yaml").write_text(clash, encoding="utf-8")
     with pytest.raises(KnowledgeError) as info:

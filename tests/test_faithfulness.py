@@ -13,12 +13,14 @@ import re
 from functools import cache
 
 import pytest
+import yaml
 
 from bot import messages
 from bot.dialogue import Dialogue
+from bot.faithfulness import corrected, normalise, sentences
 from bot.knowledge import KnowledgeBase, Topic
 from bot.reply import BlockKind
-from tests.conftest import CONTRACT_IDS, SECRET, SOURCE_TEXT
+from tests.conftest import CONTRACT_IDS, SECRET, SHIPPED_YAML, SOURCE_TEXT
 
 TYPO_CORRECTIONS = {"brebånd": "bredbånd", "kompentasemiljø": "kompetansemiljø"}
 
@@ -34,16 +36,10 @@ SOURCE_REPLIES = {
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 WORD = re.compile(r"\w+")
-# a sentence ends at . ! ? followed by a capital letter ("16. august" is not a sentence end)
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9])")
 MONTHS = [
     "januar", "februar", "mars", "april", "mai", "juni",
     "juli", "august", "september", "oktober", "november", "desember",
 ]  # fmt: skip
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.split())
 
 
 @cache
@@ -53,14 +49,15 @@ def raw_source() -> str:
 
 @cache
 def source() -> str:
-    text = raw_source()
-    for typo, right in TYPO_CORRECTIONS.items():
-        text = text.replace(typo, right)
-    return normalise(text)
+    return corrected(raw_source(), TYPO_CORRECTIONS)
 
 
-def sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE_END.split(normalise(text)) if s]
+def test_the_knowledge_file_names_the_source_and_its_corrections() -> None:
+    """What the loader checks every change against (`area.source_text`), the same text and the
+    same two corrections as these tests."""
+    area = yaml.safe_load(SHIPPED_YAML.read_text(encoding="utf-8"))["area"]
+    assert (SHIPPED_YAML.parent / area["source_text"]).resolve() == SOURCE_TEXT.resolve()
+    assert area["source_corrections"] == TYPO_CORRECTIONS
 
 
 def voter_texts(kb: KnowledgeBase) -> list[tuple[str, str]]:

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.matcher import Matcher, keyword_collisions
 from tests.conftest import (
     CONTRACT_IDS,
-    KNOWLEDGE_DIR,
     SHIPPED_YAML,
     VALID_AREA,
     area_yaml,
+    copy_knowledge,
     line_of,
 )
 
@@ -367,7 +368,7 @@ def test_several_problems_are_reported_together(write_kb: WriteKb) -> None:
 
 def test_a_second_area_file_is_loaded_too(write_kb: WriteKb, tmp_path: Path) -> None:
     folder = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, folder)
+    copy_knowledge(folder)
     extra = area_yaml(
         "samferdsel",
         """
@@ -493,3 +494,51 @@ def test_the_shipped_knowledge_has_no_collisions_and_declines_something(kb: Know
     assert keyword_collisions(kb) == []
     oos = kb.out_of_scope
     assert len(oos.examples) >= 20 and len(oos.subjects) >= 100 and len(oos.practical) >= 40
+
+
+# --- faithful to the party's text (area.source_text) ----------------------------------------
+
+
+def test_a_pledge_that_is_not_in_the_party_text_is_refused(tmp_path: Path) -> None:
+    """`check` and `/oppdater` load through here: an invented pledge never reaches a voter."""
+    yaml_file = copy_knowledge(tmp_path / "knowledge")
+    shipped = yaml_file.read_text(encoding="utf-8")
+    invented = "Gratis ferje for alle innen 2027."
+    yaml_file.write_text(
+        shipped.replace("pledge: Halvere fergetakstene.", f"pledge: {invented}", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(yaml_file.parent)
+    (problem,) = info.value.problems
+    assert problem.message == messages.NOT_IN_SOURCE.format(
+        sentence=invented, source="distriktspolitikk.txt"
+    )
+    assert problem.line == line_of(yaml_file.read_text(encoding="utf-8"), invented)
+    assert problem.field.endswith(".pledge")
+
+
+def test_the_source_corrections_are_the_only_liberty(tmp_path: Path) -> None:
+    yaml_file = copy_knowledge(tmp_path / "knowledge")
+    shipped = yaml_file.read_text(encoding="utf-8")
+    load_knowledge(yaml_file.parent)  # as shipped: every sentence stands in the corrected text
+    without = shipped.replace("    brebånd: bredbånd\n", "", 1)
+    yaml_file.write_text(without, encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(yaml_file.parent)
+    assert info.value.problems and all(
+        "bredbånd" in p.message and "står ikke ordrett" in p.message for p in info.value.problems
+    )
+
+
+def test_a_missing_party_text_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    shutil.copy(SHIPPED_YAML, folder)  # without the text beside it
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(folder)
+    (problem,) = info.value.problems
+    assert problem.field == "area.source_text"
+    assert problem.message == messages.SOURCE_TEXT_MISSING.format(
+        path="../docs/source/distriktspolitikk.txt"
+    )

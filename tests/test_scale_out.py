@@ -17,7 +17,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import ssl
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import pytest
 from sqlalchemy import make_url
 
 from bot.storage import Storage
-from tests.conftest import run_isolated
+from tests.conftest import copy_knowledge, run_isolated
 from tests.fake_telegram import FakeTelegram, FakeUser, SentMessage
 from tests.nginx import Nginx, NginxUnavailable, ensure_nginx, free_port
 from tests.test_run_process import (
@@ -70,7 +69,7 @@ class Cluster:
         self.runner = Runner(workdir)
         self.ports = [free_port(), free_port()]
         self.knowledge = workdir / "knowledge"
-        shutil.copytree(ROOT / "knowledge", self.knowledge)
+        copy_knowledge(self.knowledge)
         self.config = self.runner.write_config(
             {
                 "telegram": {

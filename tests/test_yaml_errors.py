@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.config import ConfigError, load_config
 from bot.knowledge import TOPIC_ID, KnowledgeError, knowledge_files, load_knowledge
 from bot.yaml_errors import OPERATOR_ADVICE, Mistake, YamlProblem
-from tests.conftest import ROOT, VALID_AREA, line_of
+from tests.conftest import ROOT, VALID_AREA, copy_knowledge, line_of
 
 WriteKb = Callable[..., Path]
 JARGON = (
@@ -237,8 +237,7 @@ def test_the_readme_quotes_what_the_loader_says(tmp_path: Path) -> None:
     for example in quoted:
         slip = next(key for key in slips if key in example)
         folder = tmp_path / slip / "knowledge"
-        folder.mkdir(parents=True)
-        (folder / "distriktspolitikk.yaml").write_text(slips[slip], encoding="utf-8")
+        copy_knowledge(folder).write_text(slips[slip], encoding="utf-8")
         actual = only_problem(folder).replace(str(folder.parent) + "/", "")
         line = re.search(r"linje (\d+)", actual)
         assert line is not None, actual
