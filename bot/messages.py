@@ -494,6 +494,10 @@ SELFTEST_LINE_SUMMARY = (
     "{topics} emner i {count} fil(er) ({files}); {passed} av {total} eksempelspørsmål havner på "
     "sitt eget emne"
 )
+EXAMPLE_CONFLICT = (
+    "{topic}: «{example}» står både som eksempel på emnet og under out_of_scope.examples "
+    "({file}). Da trekker de hver sin vei: fjern det ene."
+)
 KEYWORD_COLLISION = (
     "{topic}: nøkkelordet «{keyword}» står også under out_of_scope.{kind} som «{cue}» ({file}). "
     "Da trekker de hver sin vei: fjern det ene."

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot import messages
 from bot.knowledge import KnowledgeBase, Topic
 from bot.matcher import Matcher, keyword_collisions
+from bot.normalize import words
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,25 @@ class SelfTest:
         return out
 
 
+def example_conflicts(kb: KnowledgeBase) -> list[str]:
+    """Questions that are both a topic's example and one of its area's out-of-scope examples (as
+    the matcher reads them: folded): the two pull opposite ways, and the admins should keep one."""
+    out: list[str] = []
+    for area in kb.areas:
+        declined = {" ".join(words(e)): e for e in area.out_of_scope.examples}
+        for topic in kb.topics:
+            if topic.area_id != area.id:
+                continue
+            for example in topic.examples:
+                if " ".join(words(example)) in declined:
+                    out.append(
+                        messages.EXAMPLE_CONFLICT.format(
+                            topic=topic.id, example=example, file=area.source
+                        )
+                    )
+    return out
+
+
 def self_test(kb: KnowledgeBase, matcher: Matcher | None = None) -> SelfTest:
     matcher = matcher or Matcher(kb)
     misses: list[Miss] = []
@@ -92,7 +112,7 @@ def self_test(kb: KnowledgeBase, matcher: Matcher | None = None) -> SelfTest:
             elif m.ambiguous:
                 choices = tuple(m.candidates[:3])
                 uncertain.append(Miss(topic.id, example, None, m.score, choices))
-    warnings = tuple(keyword_collisions(kb))
+    warnings = (*keyword_collisions(kb), *example_conflicts(kb))
     return SelfTest(
         len(kb.topics), kb.files, total, tuple(misses), warnings, uncertain=tuple(uncertain)
     )

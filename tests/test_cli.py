@@ -519,6 +519,19 @@ def test_chat_help_says_how_to_quit(capsys: pytest.CaptureFixture[str]) -> None:
         assert word in text
 
 
+def test_check_warns_when_an_example_is_also_not_our_policy(
+    capsys: pytest.CaptureFixture[str], write_kb: WriteKb
+) -> None:
+    text = VALID_AREA + 'out_of_scope:\n  examples: ["Blir ferja billigere!"]\n'
+    folder = write_kb({"a.yaml": text})
+    main(["check", str(folder)])  # a warning, not an error (the self-test decides the status)
+    out = capsys.readouterr().out
+    assert (
+        "advarsel: forste: «Blir ferja billigere?» står både som eksempel på emnet og under "
+        "out_of_scope.examples" in out
+    )
+
+
 def test_check_warns_when_a_keyword_is_also_out_of_scope(
     capsys: pytest.CaptureFixture[str], write_kb: WriteKb
 ) -> None:
