@@ -30,7 +30,7 @@ def _date(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise AdminCliError(f"{name}: not a date (YYYY-MM-DD): {value!r}") from None
+        raise AdminCliError(messages.CLI_NOT_A_DATE.format(option=name, value=value)) from None
 
 
 async def run_admin_command(args: argparse.Namespace, cfg: Config, kb: KnowledgeBase) -> int:
@@ -61,7 +61,7 @@ async def _stats(services: Services, args: argparse.Namespace) -> int:
     else:
         period = statistics.Period(since, until)
     if period.end < period.start:
-        raise AdminCliError("--since: must not be after --until")
+        raise AdminCliError(messages.CLI_SINCE_AFTER_UNTIL)
     report = await statistics.gather(services.storage, period)
     if args.csv:
         sys.stdout.write(statistics.report_csv(services.kb, report).decode("utf-8"))
@@ -72,7 +72,9 @@ async def _stats(services: Services, args: argparse.Namespace) -> int:
         try:
             Path(args.chart).write_bytes(png)
         except OSError as exc:
-            raise AdminCliError(f"{args.chart}: cannot write: {exc.strerror or exc}") from None
+            raise AdminCliError(
+                messages.CLI_CANNOT_WRITE.format(file=args.chart, reason=exc.strerror or exc)
+            ) from None
         print(messages.STATS_CHART_WRITTEN.format(file=args.chart), file=sys.stderr)
     return 0
 
@@ -99,7 +101,9 @@ async def _unanswered(services: Services, as_json: bool) -> int:
     else:
         print(inbox.overview(groups))
         for g in groups:
-            print(f"  [{g.key}] {g.text!r}: guesses {', '.join(guessed[g.id]) or '-'}")
+            titles = [t.title for t in inbox.guesses(services.kb, matcher, g.text)]
+            guesses = ", ".join(f"«{t}»" for t in titles) or messages.CLI_NO_GUESSES
+            print(messages.CLI_UNANSWERED_LINE.format(key=g.key, text=g.text, guesses=guesses))
     return 0
 
 

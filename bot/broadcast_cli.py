@@ -60,14 +60,16 @@ async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool)
         if file is None:  # --resume
             active = await outbox.active()
             if active is None:
-                print("no newsletter is being sent; nothing to resume")
+                print(messages.CLI_NOTHING_TO_RESUME)
                 return 0
             target = active.id
         else:
             try:
                 text = Path(file).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise CliError(f"{file}: cannot read: {exc}") from None
+                raise CliError(
+                    messages.CLI_CANNOT_READ.format(file=file, reason=_reason(exc))
+                ) from None
             composed = compose(text)
             if not composed.ok:
                 problems = "\n".join(f"  • {p}" for p in composed.problems)
@@ -82,7 +84,7 @@ async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool)
             print(messages.NEWSLETTER_RECIPIENTS.format(count=recipients, noun=noun))
             if not yes:
                 if not sys.stdin.isatty():
-                    raise CliError("not sent: add --yes to send without being asked")
+                    raise CliError(messages.CLI_NOT_SENT_ASK)
                 answer = input(f"Send til {recipients} {noun}? [j/N] ").strip().lower()
                 if answer not in ("j", "ja", "y", "yes"):
                     print(messages.NEWSLETTER_DISCARDED)
@@ -90,12 +92,9 @@ async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool)
             draft = await outbox.draft(composed.html)
             started = await outbox.start(draft.id)
             if started is Started.BUSY:
-                raise CliError(
-                    "another newsletter is being sent; wait until it is done "
-                    "(or finish it: distriktsbot broadcast --resume)"
-                )
+                raise CliError(messages.CLI_BROADCAST_BUSY)
             if started is not Started.STARTED:
-                raise CliError(f"not sent: {started.value}")
+                raise CliError(messages.CLI_NOT_SENT.format(state=started.value))
             target = draft.id
         bar = ProgressBar()
         try:
@@ -108,6 +107,14 @@ async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool)
         report, _ = render_text(Reply(report_reply(ended, await outbox.counts(target)).blocks))
         print(report)
     return 0
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return messages.CLI_NOT_UTF8
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
 
 
 __all__ = ["ProgressBar", "broadcast"]

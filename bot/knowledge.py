@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -541,8 +541,11 @@ def knowledge_files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_knowledge(path: str | Path) -> KnowledgeBase:
-    """Load and validate every knowledge file under `path`; raise KnowledgeError on any problem."""
+def load_knowledge(path: str | Path, origin: Callable[[Path], Path] | None = None) -> KnowledgeBase:
+    """Load and validate every knowledge file under `path`; raise KnowledgeError on any problem.
+
+    `origin`: where each file really belongs, when `path` holds copies (the write-back validates
+    a change on copies): problems name the real file, and `area.source_text` is found from it."""
     path = Path(path)
     problems: list[Problem] = []
     if not path.exists():
@@ -557,7 +560,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     placed: list[tuple[str, _Placed]] = []
     declared: set[str] = set()
     for file in files:
-        name = str(file)
+        name = str(origin(file) if origin is not None else file)
         try:
             if file.stat().st_size > MAX_FILE_BYTES:
                 too_large = messages.FILE_TOO_LARGE.format(limit=MAX_FILE_BYTES // 1_000_000)

@@ -208,6 +208,21 @@ INBOX_LANDS_UNCERTAIN = (
 INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {file}."
 INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
 INBOX_NOT_DECLINED = "Obs: spørsmålet havner fortsatt på {landed}."
+# --- the admins' command line (`distriktsbot stats`, `unanswered`, `learn`, `broadcast`) -------
+CLI_NOT_A_DATE = "{option}: «{value}» er ikke en dato. Skriv den som ÅÅÅÅ-MM-DD."
+CLI_SINCE_AFTER_UNTIL = "--since kan ikke være etter --until."
+CLI_CANNOT_WRITE = "Kunne ikke skrive {file}: {reason}"
+CLI_CANNOT_READ = "Kunne ikke lese {file}: {reason}"
+CLI_NOT_UTF8 = "fila er ikke lagret som UTF-8"
+CLI_UNANSWERED_LINE = "  [{key}] «{text}» – gjetninger: {guesses}"
+CLI_NO_GUESSES = "ingen"
+CLI_NOTHING_TO_RESUME = "Ingen nyhetsbrev er under utsending, så det er ingenting å fortsette."
+CLI_NOT_SENT_ASK = "Ikke sendt: legg til --yes for å sende uten å bli spurt."
+CLI_BROADCAST_BUSY = (
+    "Et annet nyhetsbrev sendes nå. Vent til det er ferdig (eller fullfør det: distriktsbot "
+    "broadcast --resume)."
+)
+CLI_NOT_SENT = "Ikke sendt ({state})."
 STATS_CHART_WRITTEN = "Diagrammet er skrevet til {file}."
 LEARN_UNKNOWN_TOPIC = "Det finnes ikke noe emne med id «{topic}».{hint} Emnene er: {known}."
 INBOX_IGNORED = "Ignorert: «{text}»."

@@ -166,13 +166,12 @@ def _validate(kb_path: Path, file: Path, new_text: str) -> None:
                 shutil.copyfile(f, target)
             copies[str(target)] = str(f)
         try:
-            load_knowledge(tmp if kb_path.is_dir() else Path(tmp) / file.name)
+            load_knowledge(
+                tmp if kb_path.is_dir() else Path(tmp) / file.name,
+                origin=lambda copy: Path(copies[str(copy)]),
+            )
         except KnowledgeError as exc:
-            problems = [
-                Problem(copies.get(p.file, p.file), p.line, p.field, p.message)
-                for p in exc.problems
-            ]
-            raise WriteError(messages.WRITE_INVALID, problems) from None
+            raise WriteError(messages.WRITE_INVALID, exc.problems) from None
 
 
 def atomic_write(file: Path, text: str) -> None:

@@ -88,7 +88,11 @@ def test_stats_text_csv_and_chart(
     )
     assert code == 0 and "Enig 0" in out
     code, _, err = run(capsys, "stats", "--since", "i går", "-k", str(knowledge))
-    assert code == 2 and "--since" in err
+    assert code == 2 and messages.CLI_NOT_A_DATE.format(option="--since", value="i går") in err
+    code, _, err = run(
+        capsys, "stats", "--since", "2026-02-01", "--until", "2026-01-01", "-k", str(knowledge)
+    )
+    assert code == 2 and messages.CLI_SINCE_AFTER_UNTIL in err
 
 
 def test_unanswered_learn_and_export(
@@ -96,6 +100,10 @@ def test_unanswered_learn_and_export(
 ) -> None:
     url, knowledge = setup
     asyncio.run(_converse(url, knowledge))
+    code, out, _ = run(capsys, "unanswered", "-k", str(knowledge))
+    assert code == 0
+    # for people: in Norwegian, the guesses by their titles
+    assert f"«{LEARNABLE}» – gjetninger: «Aktiv næringspolitikk»" in out
     code, out, _ = run(capsys, "unanswered", "--json", "-k", str(knowledge))
     assert code == 0
     groups = json.loads(out)

@@ -94,8 +94,8 @@ def test_asks_first_and_needs_yes_without_a_terminal(
     letter = tmp_path / "brev.html"
     letter.write_text("Hei", encoding="utf-8")
     assert main(["--config", str(config), "broadcast", str(letter)]) == 2
-    assert "add --yes" in capsys.readouterr().err
+    assert messages.CLI_NOT_SENT_ASK in capsys.readouterr().err
     assert main(["--config", str(config), "broadcast", "--resume"]) == 0
-    assert "nothing to resume" in capsys.readouterr().out
+    assert messages.CLI_NOTHING_TO_RESUME in capsys.readouterr().out
     assert main(["--config", str(config), "broadcast"]) == 2
     assert letters(fake, 11) == []
