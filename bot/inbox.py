@@ -159,20 +159,36 @@ def _text(*paragraphs: str) -> tuple[Block, ...]:
     return tuple(Block(BlockKind.TEXT, p) for p in paragraphs if p)
 
 
+def _times(count: int) -> str:
+    return messages.plural(count, "gang", "ganger")
+
+
+def _groups(count: int) -> str:
+    return messages.plural(count, "gruppe", "grupper")
+
+
 def overview(groups: list[Group]) -> str:
     if not groups:
         return messages.INBOX_EMPTY
-    lines = [messages.INBOX_HEADER.format(groups=len(groups))]
+    lines = [messages.INBOX_HEADER.format(groups=_groups(len(groups)))]
     for n, g in enumerate(groups[:MAX_LISTED], 1):
-        similar = messages.INBOX_SIMILAR.format(count=g.wordings - 1) if g.wordings > 1 else ""
+        similar = (
+            messages.INBOX_SIMILAR.format(
+                count=messages.plural(
+                    g.wordings - 1, "lignende formulering", "lignende formuleringer"
+                )
+            )
+            if g.wordings > 1
+            else ""
+        )
         ambiguous = messages.INBOX_AMBIGUOUS if g.ambiguous else ""
         lines.append(
             messages.INBOX_LINE.format(
-                n=n, text=g.text, count=g.count, similar=similar, ambiguous=ambiguous
+                n=n, text=g.text, count=_times(g.count), similar=similar, ambiguous=ambiguous
             )
         )
     if len(groups) > MAX_LISTED:
-        lines.append(messages.INBOX_MORE.format(count=len(groups) - MAX_LISTED))
+        lines.append(messages.INBOX_MORE.format(count=_groups(len(groups) - MAX_LISTED)))
     return "\n".join(lines)
 
 
@@ -182,7 +198,7 @@ def card(services: Services, group: Group, intro: tuple[str, ...] = ()) -> Reply
     last = f"{group.last_asked.day}.{group.last_asked.month}."
     ambiguous = f"\n{messages.INBOX_AMBIGUOUS.strip()}" if group.ambiguous else ""
     body = messages.INBOX_CARD.format(
-        text=group.text, count=group.count, last=last, ambiguous=ambiguous
+        text=group.text, count=_times(group.count), last=last, ambiguous=ambiguous
     )
     rows: list[tuple[Action, ...]] = [
         (Action(Do.LEARN, t.title, arg=f"{group.key}:{t.id}"),) for t in found
@@ -203,7 +219,7 @@ async def _next(services: Services, storage: Storage, intro: tuple[str, ...]) ->
     groups = await open_groups(storage)
     if not groups:
         return Reply(_text(*intro, messages.INBOX_EMPTY), tags=frozenset({"inbox"}))
-    remaining = messages.INBOX_REMAINING.format(count=len(groups))
+    remaining = messages.INBOX_REMAINING.format(count=_groups(len(groups)))
     return card(services, groups[0], (*intro, remaining, messages.INBOX_NEXT))
 
 

@@ -167,6 +167,7 @@ STATS_CHART_SHOWN = "Vist"
 STATS_CHART_AGREE = "Enig"
 STATS_CHART_DISAGREE = "Uenig"
 STATS_CSV_CAPTION = "Statistikk per emne, {start}–{end}"
+STATS_CHART_CAPTION = "Enig og uenig per emne, {start}–{end}"
 STATS_CSV_HEADER = (
     "omrade",
     "emne_id",
@@ -183,12 +184,12 @@ STATS_CSV_HEADER = (
 )
 
 INBOX_EMPTY = "Innboksen er tom: ingen ubesvarte spørsmål som venter."
-INBOX_HEADER = "Ubesvarte spørsmål, mest spurt først ({groups} grupper):"
-INBOX_LINE = "{n}. «{text}» – {count} gang(er){similar}{ambiguous}"
-INBOX_SIMILAR = ", {count} lignende formuleringer"
+INBOX_HEADER = "Ubesvarte spørsmål, mest spurt først ({groups}):"
+INBOX_LINE = "{n}. «{text}» – {count}{similar}{ambiguous}"
+INBOX_SIMILAR = ", {count}"
 INBOX_AMBIGUOUS = " (fikk «Mente du …?»)"
-INBOX_MORE = "… og {count} grupper til."
-INBOX_CARD = "«{text}»\nSpurt {count} gang(er), sist {last}.{ambiguous}"
+INBOX_MORE = "… og {count} til."
+INBOX_CARD = "«{text}»\nSpurt {count}, sist {last}{ambiguous}"
 INBOX_GUESSES = "Mine beste gjetninger er knappene under. Hvor hører spørsmålet hjemme?"
 INBOX_NO_GUESSES = "Jeg har ingen gode gjetninger. Velg et emne, eller merk det."
 INBOX_PICK = "Velg emnet spørsmålet «{text}» hører til:"
@@ -227,7 +228,7 @@ STATS_CHART_WRITTEN = "Diagrammet er skrevet til {file}."
 LEARN_UNKNOWN_TOPIC = "Det finnes ikke noe emne med id «{topic}».{hint} Emnene er: {known}."
 INBOX_IGNORED = "Ignorert: «{text}»."
 INBOX_NEXT = "Neste i innboksen:"
-INBOX_REMAINING = "{count} grupper igjen i innboksen."
+INBOX_REMAINING = "{count} igjen i innboksen."
 BUTTON_OTHER_TOPIC = "Annet emne…"
 BUTTON_NOT_OURS = "Ikke vår politikk"
 BUTTON_IGNORE = "Ignorer"
@@ -318,7 +319,7 @@ NEWSLETTER_UNKNOWN_EXPLAINED = (
     "kanskje fikk de brevet, kanskje ikke. De får det ikke på nytt av seg selv, for da kunne noen "
     "fått det to ganger. Trykk knappen under hvis du vil sende til dem likevel."
 )
-NEWSLETTER_REPORT = "Rapport for nyhetsbrevet:"
+NEWSLETTER_REPORT = "Rapport:"
 
 # --- the knowledge files: what is wrong in them, for the admins who edit them ----------------
 # (bot/knowledge.py, bot/yaml_errors.py, bot/matcher.py's keyword warnings; shown by /oppdater,
@@ -527,3 +528,8 @@ WRITE_NO_WORDS = "Spørsmålet har ingen ord, så det kan ikke bli et eksempel."
 WRITE_UNKNOWN_TOPIC = "Emnet «{id}» finnes ikke."
 WRITE_TOPIC_GONE = "Emnet «{id}» står ikke (lenger) i {file}. Send /oppdater og prøv igjen."
 WRITE_UNKNOWN_AREA = "Området «{id}» finnes ikke."
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """«1 gang», «2 ganger»."""
+    return f"{count} {one if count == 1 else many}"

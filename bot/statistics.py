@@ -260,7 +260,8 @@ async def stats_reply(kb: KnowledgeBase, storage: Storage, request: StatsRequest
         data = report_csv(kb, report)
         return Reply((text, Block.document(data, f"statistikk_{stamp}.csv", caption)))
     png = await asyncio.to_thread(render_chart, kb, report)
-    return Reply((text, Block.image(png, f"statistikk_{stamp}.png")))
+    caption = messages.STATS_CHART_CAPTION.format(start=_day(cur.start), end=_day(cur.end))
+    return Reply((text, Block.image(png, f"statistikk_{stamp}.png", caption)))
 
 
 async def stats_command(req: AdminRequest) -> Reply:

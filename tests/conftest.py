@@ -51,7 +51,8 @@ QUESTIONS_B = ROOT / "tests" / "data" / "questions-b.jsonl"
 QUESTIONS_C = ROOT / "tests" / "data" / "questions-c.jsonl"
 QUESTIONS_D = ROOT / "tests" / "data" / "questions-d.jsonl"
 
-# The topic ids others rely on (DESIGN.md, "Contracts others rely on").
+# The topic ids others rely on: deep links (t.me/<bot>?start=<id>), stored votes and counters,
+# the labelled question sets. Never renamed (README, "Kunnskapsbasen": "fast id … Ikke endre!").
 CONTRACT_IDS = (
     "kommuneokonomi",
     "bo-trygt-hjemme",

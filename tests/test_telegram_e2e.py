@@ -44,7 +44,7 @@ from tests.fake_telegram import (
 ROOT = Path(__file__).resolve().parent.parent
 HASH_SECRET = "e2e-test-secret-0123456789abcdef"
 
-TOPIC_IDS = CONTRACT_IDS  # the contract (DESIGN.md): deep links, stored votes, tests
+TOPIC_IDS = CONTRACT_IDS  # the ids others rely on (see tests/conftest.py)
 FERRY_FACT = "16. august 2023 er ferjeprisene halvert siden 1. januar 2021."
 AGREE_QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
 AGREE_THANKS = "Takk for din tilbakemelding!"
