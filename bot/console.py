@@ -9,11 +9,14 @@ prefix counted, and words are never broken.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import re
 import shutil
 import tempfile
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -131,6 +134,34 @@ def save_media(reply: Reply, folder: Path) -> list[Path]:
     return saved
 
 
+async def _read_line(reader: Callable[[], str]) -> str:
+    """`reader()` (input()) in a daemon thread, so that the event loop, not a blocking read,
+    waits: Ctrl+C then reaches the chat at once (a signal delivered to another thread does not
+    interrupt a read in the main thread), and an unfinished read never holds up the exit."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def settle(line: str | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(line or "")
+
+    def work() -> None:
+        line, error = None, None
+        try:
+            line = reader()
+        except BaseException as exc:  # EOFError, KeyboardInterrupt: the chat decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the chat has ended and its loop is closed
+            loop.call_soon_threadsafe(settle, line, error)
+
+    threading.Thread(target=work, name="console-input", daemon=True).start()
+    return await done
+
+
 async def run_console(
     dialogue: Dialogue,
     read: Callable[[], str] | None = None,
@@ -178,8 +209,9 @@ async def run_console(
     choices = show(_with_quit_hint(await dialogue.command(person, "start")))
     while True:
         try:
-            line = reader().strip()
-        except (EOFError, KeyboardInterrupt):
+            line = (reader() if read is not None else await _read_line(reader)).strip()
+        except (EOFError, KeyboardInterrupt, asyncio.CancelledError):
+            # Ctrl+D; Ctrl+C (asyncio.run cancels the chat: only the end of the chat is left)
             print("", file=stream)
             break
         if not line:

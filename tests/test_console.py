@@ -9,6 +9,7 @@ import io
 import os
 import re
 import select
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -250,3 +251,17 @@ def test_on_a_terminal_lines_fit_its_width_and_avslutt_quits(
     assert normalized(topic.explanation) in normalized(text)
     assert text.rstrip().endswith(messages.CONSOLE_BYE)
     assert normalized(messages.CONSOLE_QUIT) in normalized(text)
+
+
+def test_ctrl_c_at_the_prompt_ends_the_chat_politely(tmp_path: Path) -> None:
+    term = Terminal(tmp_path, 80)
+    try:
+        term.read_until(b"du> ")
+        term.proc.send_signal(signal.SIGINT)  # what Ctrl+C sends
+        assert term.close() == 0, term.text()
+    finally:
+        if term.proc.poll() is None:
+            term.close()
+    text = term.text()
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    assert text.rstrip().endswith(messages.CONSOLE_BYE)
