@@ -24,6 +24,7 @@ from tests.conftest import (
     SECRET,
     SHIPPED_YAML,
     USER_ID,
+    copy_knowledge,
 )
 
 QUESTION = "Er du enig med Arbeiderpartiet om Distriktspolitikk?"
@@ -559,9 +560,8 @@ def _kb_without(tmp_path: Path, topic_id: str) -> KnowledgeBase:
     data["topics"] = [t for t in data["topics"] if t["id"] != topic_id]
     for t in data["topics"]:
         t["related"] = [r for r in t.get("related", []) if r != topic_id]
-    folder = tmp_path / "knowledge-new"
-    folder.mkdir()
-    (folder / "distriktspolitikk.yaml").write_text(
+    folder = tmp_path / "knowledge"
+    copy_knowledge(folder).write_text(  # with the party's text beside it (area.source_text)
         yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     return load_knowledge(folder)
