@@ -38,7 +38,7 @@ async def run_admin_command(args: argparse.Namespace, cfg: Config, kb: Knowledge
 
     try:
         async with open_services(
-            cfg, kb, knowledge=args.knowledge, storage=StorageMode.REQUIRED
+            cfg, kb, knowledge=args.knowledge, storage=StorageMode.EXISTING
         ) as services:
             if args.command == "stats":
                 return await _stats(services, args)

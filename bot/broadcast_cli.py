@@ -54,7 +54,7 @@ class ProgressBar:
 async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool) -> int:
     from handlers.broadcast import sending  # the Telegram sender (bot/ stays Telegram-free)
 
-    async with open_services(cfg, kb, storage=StorageMode.REQUIRED) as services:
+    async with open_services(cfg, kb, storage=StorageMode.EXISTING) as services:
         assert services.storage is not None
         outbox = services.storage.outbox
         if file is None:  # --resume

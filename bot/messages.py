@@ -210,6 +210,10 @@ INBOX_NOT_OURS = "La til «{text}» under «ikke vår politikk» ({area}) i {fil
 INBOX_DECLINED_NOW = "Nå svarer jeg at dette ikke er noe jeg kan svare på. ✔"
 INBOX_NOT_DECLINED = "Obs: spørsmålet havner fortsatt på {landed}."
 # --- the admins' command line (`distriktsbot stats`, `unanswered`, `learn`, `broadcast`) -------
+CLI_NO_DATABASE = (
+    "Fant ingen database i {path}. Kjør kommandoen fra mappa boten kjører i, eller gi den samme "
+    "konfigurasjonsfila som boten bruker (--config)."
+)
 CLI_NOT_A_DATE = "{option}: «{value}» er ikke en dato. Skriv den som ÅÅÅÅ-MM-DD."
 CLI_SINCE_AFTER_UNTIL = "--since kan ikke være etter --until."
 CLI_CANNOT_WRITE = "Kunne ikke skrive {file}: {reason}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot import messages
 from bot.admin import Admin, ErrorReports
 from bot.config import Config
 from bot.dialogue import Dialogue
@@ -34,6 +35,7 @@ from bot.knowledge_sync import KnowledgeSync
 from bot.newsletter import Newsletter
 from bot.selftest import KnowledgeDiff, SelfTest, diff_knowledge, self_test
 from bot.storage import Storage, StorageError
+from bot.storage.engine import sqlite_file
 from bot.writeback import Written, add_example, add_not_ours
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 class StorageMode(enum.Enum):
     REQUIRED = "required"  # the Telegram bot: no database, no start
+    EXISTING = "existing"  # the admins' command line: the bot's database, never a new empty one
     OPTIONAL = "optional"  # the console chat: answers work without it, votes are not saved
     NONE = "none"  # one-off answers (`ask`): never touch the database
 
@@ -225,13 +228,17 @@ async def build_services(
     path = knowledge_path(cfg, knowledge)
     kb = kb if kb is not None else load_knowledge(path)
     store: Storage | None = None
+    if storage is StorageMode.EXISTING:
+        file = sqlite_file(cfg.database.url)
+        if file is not None and not file.exists():
+            raise StorageError(messages.CLI_NO_DATABASE.format(path=file.absolute()))
     if storage is not StorageMode.NONE:
         try:
             store = await Storage.open(cfg.database.url, migrate=migrate)
-            if storage is StorageMode.REQUIRED:
+            if storage is not StorageMode.OPTIONAL:
                 await _check_ready(store, at_head=not migrate)
         except StorageError as exc:
-            if storage is StorageMode.REQUIRED:
+            if storage is not StorageMode.OPTIONAL:
                 raise
             print(
                 f"(the database is not available, votes will not be saved: {exc})",

@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.dialogue import Dialogue, Person
 from bot.knowledge import load_knowledge
 from bot.storage import Storage
-from tests.conftest import copy_knowledge
+from tests.conftest import KNOWLEDGE_DIR, copy_knowledge
 
 SECRET = "cli-admin-secret-0123456789abcdef"
 LEARNABLE = "Blir det flere jobber på sokkelen?"
@@ -186,3 +186,20 @@ def test_console_admin_renders_the_chart_and_csv_as_saved_files(
     lines = iter(["/statistikk", "/slutt"])
     plain = asyncio.run(chat(False))
     assert "Den kommandoen kjenner jeg ikke" in plain and "[bilde:" not in plain
+
+
+def test_admin_commands_never_create_an_empty_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run from the wrong folder, `stats` used to create a new database there and report zeros."""
+    for name in list(os.environ):
+        if name.startswith("DISTRIKTSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DISTRIKTSBOT_HASH_SECRET", SECRET)
+    monkeypatch.chdir(tmp_path)
+    for command in (["stats"], ["unanswered"], ["export"]):
+        code, out, err = run(capsys, *command, "-k", str(KNOWLEDGE_DIR))
+        assert code != 0 and out == ""
+        assert messages.CLI_NO_DATABASE.split("{")[0] in err
+        assert str(tmp_path / "distriktsbot.sqlite3") in err
+    assert list(tmp_path.iterdir()) == []

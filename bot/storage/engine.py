@@ -199,14 +199,25 @@ async def _upgrade(engine: AsyncEngine) -> str:
     return revision
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of an SQLite file database (None for PostgreSQL, memory and URI filenames)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None  # a URI filename: left to SQLite
+    return Path(parsed.database).expanduser()
+
+
 def _missing_sqlite_folder(url: URL) -> Path | None:
     """The folder of an SQLite file database, when it does not exist (None otherwise)."""
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    file = sqlite_file(url)
+    if file is None:
         return None
-    if url.database.startswith("file:"):  # a URI filename: left to SQLite
-        return None
-    folder = Path(url.database).expanduser().parent
-    return None if folder.is_dir() else folder
+    return None if file.parent.is_dir() else file.parent
 
 
 async def _connect_and_prepare(url: str, *, migrate: bool) -> tuple[AsyncEngine, str | None]:
