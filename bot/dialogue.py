@@ -196,8 +196,11 @@ class Dialogue:
                 m = self.matcher.match(arg)
                 topic = self.kb.topic(m.topic_id) if m.topic_id else None
             if topic is None:  # the choices lead to the share text, not to the answer
+                usage = messages.SHARE_USAGE
+                if arg:
+                    usage = f"{messages.SHARE_UNKNOWN.format(topic=arg[:60])} {usage}"
                 return Reply(
-                    (Block(BlockKind.TEXT, messages.SHARE_USAGE),),
+                    (Block(BlockKind.TEXT, usage),),
                     self._menu_rows(Do.SHARE),
                     tags=frozenset({"share-menu"}),
                 )

@@ -70,6 +70,7 @@ NOTHING_TO_FORGET = "Det var ikke lagret noe om deg. Nå er det i alle fall helt
 SHARE_INTRO = "Videresend gjerne denne teksten:"
 SHARE_LINK = "Spør distriktsbot selv: {link}"
 ASK_YOURSELF = "Spør boten selv"
+SHARE_UNKNOWN = "Jeg fant ikke noe emne som passer til «{topic}»."
 SHARE_USAGE = "Skriv /del og et emne, for eksempel /del fergetakster. Emnene er:"
 
 BUTTON_AGREE = "Enig"

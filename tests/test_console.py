@@ -102,6 +102,11 @@ async def test_del_choices_lead_to_the_share_text(dialogue: Dialogue, kb: Knowle
     assert "Enig" not in shared.split(messages.SHARE_INTRO, 1)[1]
 
 
+async def test_del_with_an_unknown_topic_says_so(dialogue: Dialogue) -> None:
+    out = await chat(dialogue, "/del tull")
+    assert " ".join(messages.SHARE_UNKNOWN.format(topic="tull").split()) in " ".join(out.split())
+
+
 # --- wrapping ---------------------------------------------------------------------------------
 
 
