@@ -111,7 +111,7 @@ async def broadcast(cfg: Config, kb: KnowledgeBase, file: str | None, yes: bool)
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
-        return messages.CLI_NOT_UTF8
+        return messages.CLI_NOT_UTF8.format(encoding="UTF-8")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__
