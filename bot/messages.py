@@ -307,6 +307,11 @@ NEWSLETTER_BUSY = (
 )
 NEWSLETTER_NOT_FOUND = "Fant ikke det nyhetsbrevet."
 NEWSLETTER_ALREADY = "Dette nyhetsbrevet er allerede sendt eller avbrutt."
+NEWSLETTER_IN_PROGRESS = "Dette nyhetsbrevet blir sendt nå: se framdriften over."
+NEWSLETTER_REPLACED = (
+    "Dette utkastet ble ikke sendt: det er erstattet av et nyere (eller avbrutt). Send /kringkast "
+    "med teksten på nytt om du vil sende det."
+)
 NEWSLETTER_NOTHING_TO_RESEND = "Det er ingen ukjente mottakere å sende på nytt til."
 NEWSLETTER_SENDING = "Sender nyhetsbrevet …"
 NEWSLETTER_STOPPING = "Stopper sendingen … De som ikke har fått brevet ennå, får det ikke."

@@ -429,6 +429,11 @@ class Newsletter:
                 else messages.NEWSLETTER_NO_RECIPIENTS
             )
             return Answer(_text(text, tag="nothing"))
+        current = await self.outbox.get(number)
+        if current is not None and current.status is BroadcastStatus.SENDING:
+            return Answer(_text(messages.NEWSLETTER_IN_PROGRESS, tag="already"))
+        if current is not None and not current.started:  # a draft replaced or discarded
+            return Answer(_text(messages.NEWSLETTER_REPLACED, tag="already"))
         return Answer(_text(messages.NEWSLETTER_ALREADY, tag="already"))
 
 

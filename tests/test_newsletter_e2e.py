@@ -143,7 +143,7 @@ async def test_preview_test_cancel_and_send(bot: tuple[FakeTelegram, Any]) -> No
     cancelled = await boss.press(again, "Avbryt")
     assert cancelled.edited and text_of(cancelled) == messages.NEWSLETTER_DISCARDED
     late = await boss.press(preview, "Send")
-    assert text_of(late) == messages.NEWSLETTER_ALREADY
+    assert text_of(late) == messages.NEWSLETTER_REPLACED
     for p in people:
         assert letters_to(fake, p.chat_id) == []
 
@@ -167,6 +167,25 @@ async def test_preview_test_cancel_and_send(bot: tuple[FakeTelegram, Any]) -> No
     for p in people:
         got = letters_to(fake, p.chat_id)
         assert [(m.text, m.plain_text) for m in got] == [(letter.text, letter.plain_text)]
+
+
+async def test_a_corrected_letter_replaces_the_draft_before_it(
+    bot: tuple[FakeTelegram, Any],
+) -> None:
+    """An admin fixes a typo by writing /kringkast again: the first preview's Send must never
+    send the uncorrected letter, before or after the corrected one went out."""
+    fake, _ = bot
+    people = await subscribers(fake, 2)
+    boss = admin(fake)
+    _, first = await kringkast(boss, "Utkast med skrivefiel.")
+    letter, second = await kringkast(boss, "Utkast rettet.")
+    fake.click(boss.user, second, "Send")
+    await report(boss)
+    old = await boss.press(first, "Send")
+    assert text_of(old) == messages.NEWSLETTER_REPLACED
+    await asyncio.sleep(0.3)  # a sender that wrongly started would have sent by now
+    for p in people:
+        assert [m.plain_text for m in letters_to(fake, p.chat_id)] == [letter.plain_text]
 
 
 async def test_non_admin_learns_nothing_buttons_included(

@@ -191,8 +191,15 @@ class Outbox:
             )
 
     async def draft(self, html: str) -> Broadcast:
-        """Store a newsletter (exactly as it will be sent) that nobody has been sent yet."""
+        """Store a newsletter (exactly as it will be sent) that nobody has been sent yet. It
+        replaces any earlier draft (an admin corrects a letter by writing it again): the older
+        ones are discarded, so Send on an old preview can never send the uncorrected text."""
         async with self._db.unit_of_work("store a newsletter draft") as conn:
+            await conn.execute(
+                update(BroadcastRow)
+                .where(BroadcastRow.status == BroadcastStatus.DRAFT.value)
+                .values(status=BroadcastStatus.CANCELLED.value)
+            )
             new_id = (
                 await conn.execute(
                     insert(BroadcastRow)
