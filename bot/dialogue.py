@@ -175,12 +175,15 @@ class Dialogue:
         if name in _PRIVATE_ONLY and not person.private:
             return Reply((Block(BlockKind.TEXT, _PRIVATE_ONLY[name]),), tags=frozenset({"group"}))
         if name == "start":
+            welcome_text = messages.WELCOME
             if arg:
-                topic = self.kb.topic(arg.lower())
+                topic = self.kb.topic(arg.split()[0].lower())
                 if topic is not None:
                     self._count(Count.OPEN, topic.id)
                     return self.topic_reply(topic)
-            welcome = self.menu_reply(messages.WELCOME)
+                # a link to a topic that is gone (or never was): say so above the menu
+                welcome_text = f"{messages.START_UNKNOWN_TOPIC}\n\n{messages.WELCOME}"
+            welcome = self.menu_reply(welcome_text)
             note = self.start_note(person) if self.start_note is not None else None
             if note:
                 blocks = (*welcome.blocks, Block(BlockKind.NOTE, note))
@@ -220,9 +223,14 @@ class Dialogue:
         if said == "stemme":  # "enig" typed instead of pressed: which topic is not known
             return self.menu_reply(messages.VOTE_IN_WORDS, tags=frozenset({"command-in-words"}))
         if said == "slettmeg":  # deleting everything takes the command itself, never a guess
-            return Reply((Block(BlockKind.TEXT, messages.FORGET_IN_WORDS),), tags=frozenset())
+            text = messages.FORGET_IN_WORDS
+            if person is not None and not person.private:
+                text = messages.FORGET_PRIVATELY
+            return Reply((Block(BlockKind.TEXT, text),), tags=frozenset())
         if said == "emner":
             return self.menu_reply()
+        if said == "start":  # who is this: the welcome, which says it
+            return self.menu_reply(messages.WELCOME)
         if person is None or said == "hjelp":  # `distriktsbot ask`: nobody to (un)subscribe
             return self.menu_reply(messages.HELP)
         return await self.command(person, said)

@@ -259,7 +259,8 @@ QUESTION_STARTS = frozenset(
 # Whole messages that are a command in words, as people type them on a phone ("stopp", "meld meg
 # av", "slett meg", "enig"): answered as that command (or with where to find it) instead of being
 # matched, and never logged as an unanswered question. Keys are folded (bot.normalize.fold);
-# values: a command of bot.dialogue.COMMANDS, or "stemme" (a vote typed instead of pressed).
+# values: a command of bot.dialogue.COMMANDS ("start": who the bot is), or "stemme" (a vote typed
+# instead of pressed).
 
 
 def _phrases(text: str, command: str) -> dict[str, str]:
@@ -298,4 +299,10 @@ COMMANDS_IN_WORDS: dict[str, str] = {
         "emner",
     ),
     **_phrases("hjelp|help|hjelpa|hjelpe meg|hjelp meg|hva gjor du", "hjelp"),
+    **_phrases(
+        """hvem er du|kven er du|ka e du|hva er du|hva er dette|hva er denne boten
+        |hvem har laget deg|hvilket parti er du|hvilket parti er dette|hva er dere for et parti
+        |who are you|what are you|snakker du engelsk|do you speak english""",
+        "start",
+    ),
 }

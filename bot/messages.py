@@ -43,6 +43,7 @@ GREETING = (
 )
 THANKS = "Bare hyggelig! Spør gjerne om mer, eller velg et emne."
 UNKNOWN_TOPIC = "Det emnet finnes ikke (lenger). Her er emnene jeg kan svare på:"
+START_UNKNOWN_TOPIC = "Det emnet finnes ikke (lenger)."
 UNKNOWN_BUTTON = "Den knappen forstod jeg ikke. Her er emnene jeg kan svare på:"
 SOMETHING_WENT_WRONG = "Beklager, noe gikk galt hos meg. Prøv igjen om litt."
 UNKNOWN_COMMAND = "Den kommandoen kjenner jeg ikke. Skriv /hjelp for å se hva jeg kan."

@@ -337,6 +337,7 @@ async def test_commands_in_words_act_as_the_command_and_are_never_logged(
     assert typed.text.startswith(messages.VOTE_IN_WORDS)
     assert (await dialogue.ask(person, "hva kan du svare på?")).text.startswith(messages.MENU)
     assert (await dialogue.ask(person, "hjelp")).text.startswith(messages.HELP)
+    assert (await dialogue.ask(person, "Hvem er du?")).text.startswith(messages.WELCOME)
     await dialogue.drain()
     assert await storage.unanswered.most_asked() == []
     # inside a real question, the words are only words
@@ -362,6 +363,7 @@ async def test_stopp_and_slettmeg_in_a_group_are_only_done_privately(
     assert (await dialogue.command(in_group, "stopp")).text == messages.STOP_PRIVATELY
     assert (await dialogue.command(in_group, "slettmeg")).text == messages.FORGET_PRIVATELY
     assert (await dialogue.ask(in_group, "stopp")).text == messages.STOP_PRIVATELY
+    assert (await dialogue.ask(in_group, "slett meg")).text == messages.FORGET_PRIVATELY
     assert await storage.subscribers.chat_ids() == [person.chat_id]  # nothing done
     assert len(await storage.votes.opinions()) == 1
 
@@ -424,7 +426,9 @@ async def test_start_with_a_bogus_payload_welcomes(
     dialogue: Dialogue, person: Person, payload: str
 ) -> None:
     reply = await dialogue.command(person, "start", payload)
-    assert reply.blocks[0].text == messages.WELCOME
+    # a payload that is not a topic: said so (a link to a topic that is gone), then the welcome
+    said = f"{messages.START_UNKNOWN_TOPIC}\n\n" if payload else ""
+    assert reply.blocks[0].text == f"{said}{messages.WELCOME}"
     assert reply.topic_id is None
     assert_menu(reply)
 
@@ -684,3 +688,16 @@ async def test_norwegian_gets_no_language_note(
 ) -> None:
     reply = await dialogue.ask(person, question)
     assert messages.IN_NORWEGIAN not in [b.text for b in reply.blocks]
+
+
+async def test_a_link_to_a_topic_that_is_gone_says_so_above_the_welcome(
+    dialogue: Dialogue, person: Person
+) -> None:
+    for arg in ("landbruket", "fergetakster-gammel"):
+        reply = await dialogue.command(person, "start", arg)
+        assert reply.text.startswith(f"{messages.START_UNKNOWN_TOPIC}\n\n{messages.WELCOME}")
+        assert len(topic_actions(reply)) == 12  # the menu follows
+    # a link with something after the id still opens the topic
+    assert (await dialogue.command(person, "start", "fergetakster ekstra")).topic_id == (
+        "fergetakster"
+    )
