@@ -337,12 +337,18 @@ class Dialogue:
     def _vote_reply(self, person: Person, topic: Topic, agree: bool, outcome: VoteOutcome) -> Reply:
         area = self.kb.area_of(topic)
         replies = area.replies
+        blocks = []
+        if not person.private:  # delivered privately: say which vote it confirms
+            vote = messages.BUTTON_AGREE if agree else messages.BUTTON_DISAGREE
+            blocks.append(
+                Block(BlockKind.NOTE, messages.VOTE_IN_GROUP.format(vote=vote, title=topic.title))
+            )
         if agree:
-            blocks = [Block(BlockKind.TEXT, replies.agree)]
+            blocks.append(Block(BlockKind.TEXT, replies.agree))
             note = (messages.VOTE_REPEATED_AGREE, messages.VOTE_CHANGED_AGREE)
             more, topics = replies.agree_more, self._related(topic)
         else:
-            blocks = [Block(BlockKind.TEXT, replies.disagree)]
+            blocks.append(Block(BlockKind.TEXT, replies.disagree))
             note = (messages.VOTE_REPEATED_DISAGREE, messages.VOTE_CHANGED_DISAGREE)
             more, topics = replies.disagree_more, self._others(topic)
         if outcome is VoteOutcome.UNCHANGED:
@@ -351,7 +357,7 @@ class Dialogue:
             blocks.append(Block(BlockKind.NOTE, note[1]))
         blocks.append(Block(BlockKind.QUESTION, more))
         rows: list[tuple[Action, ...]] = [(Action(Do.TOPIC, t.title, t.id),) for t in topics]
-        if agree and person.private:  # the newsletter is a personal opt-in, never a group's
+        if agree:  # (a group's vote is answered privately: the opt-in is the person's own)
             rows.append((Action(Do.SUBSCRIBE, messages.BUTTON_SUBSCRIBE),))
         if self.engage_url:
             rows.append((Action(Do.LINK, replies.engage, url=self.engage_url),))

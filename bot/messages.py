@@ -74,6 +74,7 @@ ASK_YOURSELF = "Spør boten selv"
 SHARE_UNKNOWN = "Jeg fant ikke noe emne som passer til «{topic}»."
 SHARE_USAGE = "Skriv /del og et emne, for eksempel /del fergetakster. Emnene er:"
 
+VOTE_IN_GROUP = "Du svarte «{vote}» på «{title}» i en gruppe. Det er bare du som ser dette."
 BUTTON_AGREE = "Enig"
 BUTTON_DISAGREE = "Uenig"
 BUTTON_SHARE = "Del dette svaret"
