@@ -28,11 +28,13 @@ How it works (measured on the labelled sets under tests/data, see README "The ma
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -163,11 +165,10 @@ class Evidence:
         return {ti: self.cover(ti) for ti in self.covered}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Term:
     text: str
     postings: dict[int, float]  # topic index -> source weight
-    spread: dict[int, float] = field(default_factory=dict)  # topic index -> share in df
     broad: bool = False  # a broad keyword of some topic: counts little in the ranking
     idf: float = 1.0
 
@@ -212,10 +213,21 @@ class _Reading(NamedTuple):
 
 class Matcher:
     def __init__(self, kb: KnowledgeBase, settings: Settings | None = None) -> None:
+        # the index is millions of small objects that live as long as the matcher: the cyclic
+        # garbage collector, run again and again while they are made, would scan them all each
+        # time (a third of the build at 10,000 topics); it has nothing to collect here
+        with gc_paused():
+            self._texts = _TextMemo()
+            self._build(kb, settings)
+            del self._texts
+
+    def _build(self, kb: KnowledgeBase, settings: Settings | None) -> None:
         self.kb = kb
         self.settings = s = settings or Settings()
         self.topic_ids = [t.id for t in kb.topics]
         self._terms: list[_Term] = []
+        # per term, while the index is built: topic index -> the term's share in the topic's df
+        self._spreads: list[dict[int, float]] = []
         self._term_index: dict[str, int] = {}
         # topic, term ids, weight in the evidence, weight in the ranking
         self._phrases: list[tuple[int, tuple[int, ...], float, float]] = []
@@ -238,14 +250,15 @@ class Matcher:
             if len(run) > 1 and run[0] != ANY:
                 self._cue_runs[run[0]].append([None if r == ANY else r for r in run])
         n = max(len(kb.topics), 1)
-        for term in self._terms:
+        for term, spread in zip(self._terms, self._spreads, strict=True):
             # how many topics use the term as a keyword or title (examples and prose count a
             # little), so a word that many topics' prose mentions stays telling where it is a
             # keyword
-            df = sum(v for ti, v in term.spread.items() if ti < self._decoy)
+            df = sum(v for ti, v in spread.items() if ti < self._decoy)
             term.idf = (1.0 / max(df, 1.0)) ** s.idf_power if n > 1 else 1.0
             if s.rarity_power:
                 term.idf *= rarity(term.text) ** s.rarity_power
+        del self._spreads
         self._vocab = [t.text for t in self._terms]
         self._sorted_vocab = sorted(self._vocab)
         # a stem is the start of its word: a word can only stem to a term if it starts with the
@@ -256,14 +269,28 @@ class Matcher:
         # edit, and most within two, without scanning the vocabulary)
         # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
         # of a word that only the pledge or the explanation uses is not worth the memory)
-        self._deletes: dict[str, list[str]] = defaultdict(list)
+        # (a variant of one term maps to the term's text itself, of several to a tuple of them,
+        # in the order of the vocabulary: a list for each of a million variants would be a third
+        # of the index's memory)
+        deletes: dict[str, str | tuple[str, ...]] = {}
         for term in self._terms:
             text = term.text
             if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
                 # æ written as a or e ("naringspolitikk") is a spelling, not two typos
-                spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
-                for variant in {v for sp in spellings for v in (sp, *_deletions(sp))}:
-                    self._deletes[variant].append(text)
+                if "ae" in text:
+                    spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
+                    variants = {v for sp in spellings for v in (sp, *_deletions(sp))}
+                else:
+                    variants = {text, *_deletions(text)}
+                for variant in variants:
+                    known = deletes.get(variant)
+                    if known is None:
+                        deletes[variant] = text
+                    elif isinstance(known, str):
+                        deletes[variant] = (known, text)
+                    else:
+                        deletes[variant] = (*known, text)
+        self._deletes = deletes
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
@@ -292,9 +319,14 @@ class Matcher:
         self._known: dict[str, _WordInfo] = {}
         groups = [
             STOPWORDS | SMALLTALK | ASKING | POLICY | COLLECTIVE,
-            {w for t in kb.topics for text in (t.title, *t.keywords) for w in words(text)},
+            {
+                w
+                for t in kb.topics
+                for text in (t.title, *t.keywords)
+                for w in self._texts.words(text)
+            },
             everyday_words(),
-            {w for text in _knowledge_texts(kb) for w in words(text)},
+            {w for text in _knowledge_texts(kb) for w in self._texts.words(text)},
         ]
         for group in groups:
             for word in sorted(group - self._known.keys()):
@@ -320,6 +352,7 @@ class Matcher:
             tid = len(self._terms)
             self._term_index[text] = tid
             self._terms.append(_Term(text, {}))
+            self._spreads.append({})
         return tid
 
     def _add(
@@ -337,7 +370,7 @@ class Matcher:
         spread = 1.0 if phrases else s.df_text
         phrase_part = 0.0 if whole_phrases else s.w_phrase_part
         for text in texts:
-            stems = _content_stems(text)
+            stems = self._texts.content_stems(text)
             ids = []
             part = weight * (phrase_part if phrases and len(stems) > 1 else 1.0)
             for st in stems:
@@ -345,7 +378,8 @@ class Matcher:
                 ids.append(tid)
                 term = self._terms[tid]
                 term.postings[ti] = max(term.postings.get(ti, 0.0), part)
-                term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
+                shares = self._spreads[tid]
+                shares[ti] = max(shares.get(ti, 0.0), spread)
                 term.broad = term.broad or broad
             if phrases and len(set(ids)) > 1:
                 whole = weight / s.w_phrase if whole_phrases else weight
@@ -365,7 +399,7 @@ class Matcher:
         self._add(ti, texts, s.w_text)
 
     def _index_example(self, owner: int, text: str) -> None:
-        vector = _example_vector(text)
+        vector = self._texts.example_vector(text)
         if not vector:
             return
         norm = math.sqrt(sum(w * w for w in vector.values()))
@@ -445,7 +479,17 @@ class Matcher:
         away that differ by a missing and an extra letter or by an æ written as a or e."""
         out = []
         n = len(st)
-        for text in {t for v in (st, *_deletions(st)) for t in self._deletes.get(v, ())}:
+        found: set[str] = set()
+        deletes = self._deletes
+        for v in (st, *_deletions(st)):
+            terms = deletes.get(v)
+            if terms is None:
+                continue
+            if isinstance(terms, str):
+                found.add(terms)
+            else:
+                found.update(terms)
+        for text in found:
             if text != st and abs(len(text) - n) <= max_edits:
                 dist = OSA.distance(st, text, score_cutoff=max_edits)
                 if dist <= max_edits:
@@ -918,6 +962,56 @@ def _knowledge_texts(kb: KnowledgeBase) -> Iterable[str]:
             yield topic.explanation
     oos = kb.out_of_scope
     yield from (*oos.examples, *oos.subjects, *oos.practical)
+
+
+class _TextMemo:
+    """The words, stems and example vectors of the knowledge's texts while the index is built:
+    a text is read once although several parts of the index use it (and the process-wide stem
+    cache is too small for a large knowledge's vocabulary)."""
+
+    __slots__ = ("_stems", "_words")
+
+    def __init__(self) -> None:
+        self._words: dict[str, list[str]] = {}
+        self._stems: dict[str, str] = {}
+
+    def words(self, text: str) -> list[str]:
+        out = self._words.get(text)
+        if out is None:
+            out = self._words[text] = words(text)
+        return out
+
+    def stem(self, word: str) -> str:
+        out = self._stems.get(word)
+        if out is None:
+            out = self._stems[word] = stem(word)
+        return out
+
+    def content_stems(self, text: str) -> list[str]:
+        """As `_content_stems`."""
+        st = self.stem
+        return [
+            st(w)
+            for w in self.words(text)
+            if w not in STOPWORDS and w not in SMALLTALK and w not in _FOREIGN_FUNCTION_WORDS
+        ]
+
+    def example_vector(self, text: str) -> dict[str, float]:
+        """As `_example_vector`."""
+        st = self.stem
+        return {st(w): rarity(w) for w in self.words(text) if w not in SMALLTALK}
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (if it was on, it is on again after)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _content_stems(text: str) -> list[str]:
