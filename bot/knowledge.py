@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import gc
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -523,6 +525,24 @@ def knowledge_files(path: Path) -> list[Path]:
 
 def load_knowledge(path: str | Path) -> KnowledgeBase:
     """Load and validate every knowledge file under `path`; raise KnowledgeError on any problem."""
+    with gc_paused():  # (the garbage collector would scan every node of every file, often)
+        return _load_knowledge(Path(path))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: for building many objects that stay (if it was on,
+    it is on again after)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_knowledge(path: Path) -> KnowledgeBase:
     path = Path(path)
     problems: list[Problem] = []
     if not path.exists():

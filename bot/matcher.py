@@ -28,22 +28,21 @@ How it works (measured on the labelled sets under tests/data, see README "The ma
 from __future__ import annotations
 
 import bisect
-import gc
 import heapq
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+import numpy as np
 from rapidfuzz.distance import OSA
 
 from bot import messages
-from bot.knowledge import KnowledgeBase, Topic
+from bot.knowledge import KnowledgeBase, Topic, gc_paused
 from bot.lexicon import (
     ASKING,
     COLLECTIVE,
@@ -63,6 +62,8 @@ from bot.normalize import (
     words,
     zipf,
 )
+
+_T = TypeVar("_T")
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -269,28 +270,20 @@ class Matcher:
         # edit, and most within two, without scanning the vocabulary)
         # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
         # of a word that only the pledge or the explanation uses is not worth the memory)
-        # (a variant of one term maps to the term's text itself, of several to a tuple of them,
-        # in the order of the vocabulary: a list for each of a million variants would be a third
-        # of the index's memory)
-        deletes: dict[str, str | tuple[str, ...]] = {}
-        for term in self._terms:
+        # (packed: one 64-bit number per variant, its hash and the term's id, sorted; a variant is
+        # found by bisection and checked against the term, as two variants may share a hash. A
+        # dict of the variants would take ten times the memory: 3.4 million variants at 10,000
+        # topics)
+        self._tid_bits = tid_bits = max(1, len(self._terms).bit_length())
+        self._hash_mask = hash_mask = (1 << (64 - tid_bits)) - 1
+        packed: list[int] = []
+        for tid, term in enumerate(self._terms):
             text = term.text
             if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
-                # æ written as a or e ("naringspolitikk") is a spelling, not two typos
-                if "ae" in text:
-                    spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
-                    variants = {v for sp in spellings for v in (sp, *_deletions(sp))}
-                else:
-                    variants = {text, *_deletions(text)}
-                for variant in variants:
-                    known = deletes.get(variant)
-                    if known is None:
-                        deletes[variant] = text
-                    elif isinstance(known, str):
-                        deletes[variant] = (known, text)
-                    else:
-                        deletes[variant] = (*known, text)
-        self._deletes = deletes
+                packed.extend([(hash(v) & hash_mask) << tid_bits | tid for v in _variants(text)])
+        self._deletes = np.array(packed, dtype=np.uint64)
+        del packed
+        self._deletes.sort()
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
@@ -369,18 +362,33 @@ class Matcher:
         s = self.settings
         spread = 1.0 if phrases else s.df_text
         phrase_part = 0.0 if whole_phrases else s.w_phrase_part
+        content_stems, term_index, terms, spreads = (
+            self._texts.content_stems,
+            self._term_index,
+            self._terms,
+            self._spreads,
+        )
         for text in texts:
-            stems = self._texts.content_stems(text)
+            stems = content_stems(text)
             ids = []
             part = weight * (phrase_part if phrases and len(stems) > 1 else 1.0)
             for st in stems:
-                tid = self._term_id(st)
+                tid = term_index.get(st)
+                if tid is None:
+                    tid = self._term_id(st)
                 ids.append(tid)
-                term = self._terms[tid]
-                term.postings[ti] = max(term.postings.get(ti, 0.0), part)
-                shares = self._spreads[tid]
-                shares[ti] = max(shares.get(ti, 0.0), spread)
-                term.broad = term.broad or broad
+                term = terms[tid]
+                # (as max(old, new): a weight of 0 is entered too, and an equal one kept)
+                postings = term.postings
+                old = postings.get(ti)
+                if old is None or part > old:
+                    postings[ti] = part
+                shares = spreads[tid]
+                old = shares.get(ti)
+                if old is None or spread > old:
+                    shares[ti] = spread
+                if broad:
+                    term.broad = True
             if phrases and len(set(ids)) > 1:
                 whole = weight / s.w_phrase if whole_phrases else weight
                 rank = whole * s.w_broad_rank if broad else whole
@@ -479,16 +487,24 @@ class Matcher:
         away that differ by a missing and an extra letter or by an æ written as a or e."""
         out = []
         n = len(st)
-        found: set[str] = set()
-        deletes = self._deletes
-        for v in (st, *_deletions(st)):
-            terms = deletes.get(v)
-            if terms is None:
-                continue
-            if isinstance(terms, str):
-                found.add(terms)
-            else:
-                found.update(terms)
+        found: set[str] = set()  # (in the order of the variants, then of the vocabulary)
+        deletes, bits, hash_mask, terms = (
+            self._deletes,
+            self._tid_bits,
+            self._hash_mask,
+            self._terms,
+        )
+        tid_mask = (1 << bits) - 1
+        variants = (st, *_deletions(st))
+        keys = np.array([(hash(v) & hash_mask) << bits for v in variants], dtype=np.uint64)
+        starts = deletes.searchsorted(keys).tolist()
+        ends = deletes.searchsorted(keys | np.uint64(tid_mask), side="right").tolist()
+        for v, start, end in zip(variants, starts, ends, strict=True):
+            if start < end:
+                for entry in deletes[start:end].tolist():
+                    text = terms[entry & tid_mask].text
+                    if _is_variant(v, text):
+                        found.add(text)
         for text in found:
             if text != st and abs(len(text) - n) <= max_edits:
                 dist = OSA.distance(st, text, score_cutoff=max_edits)
@@ -893,6 +909,7 @@ _FOREIGN_FUNCTION_WORDS = frozenset(
 ) - {"hemma", "tryggt", "people"}  # (markers that say what a question is about)
 _POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
 _COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in cue)
+_NOT_CONTENT = STOPWORDS | SMALLTALK | _FOREIGN_FUNCTION_WORDS  # (as `_content_stems`)
 _PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
 _SMALLTALK, _POLICY, _COLLECTIVE, _PAIR, _CUE = 1, 2, 4, 8, 16
 
@@ -947,6 +964,36 @@ def _cue_run(cue: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _spellings(text: str) -> tuple[str, ...]:
+    """A term as written, and with æ written as a or e ("naringspolitikk" is a spelling, not
+    two typos)."""
+    if "ae" in text:
+        return tuple(dict.fromkeys((text, text.replace("ae", "a"), text.replace("ae", "e"))))
+    return (text,)
+
+
+def _variants(text: str) -> set[str]:
+    """A term's entries in the deletion index: its spellings and their one-letter deletions."""
+    return {v for sp in _spellings(text) for v in (sp, *_deletions(sp))}
+
+
+def _is_variant(variant: str, text: str) -> bool:
+    """Whether `variant` is in `_variants(text)` (without building them)."""
+    n = len(variant)
+    for sp in _spellings(text):
+        if len(sp) == n:
+            if sp == variant:
+                return True
+        elif len(sp) == n + 1:
+            # a deletion at the first difference gives every string a deletion can give
+            i = 0
+            while i < n and sp[i] == variant[i]:
+                i += 1
+            if sp[i + 1 :] == variant[i:]:
+                return True
+    return False
+
+
 def _deletions(text: str) -> list[str]:
     """The text with one letter deleted, at every position."""
     return [text[:i] + text[i + 1 :] for i in range(len(text))]
@@ -964,54 +1011,43 @@ def _knowledge_texts(kb: KnowledgeBase) -> Iterable[str]:
     yield from (*oos.examples, *oos.subjects, *oos.practical)
 
 
+class _Memo(dict[str, _T]):
+    """A dict that computes a missing value with `fn` (and keeps it)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str], _T]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: str) -> _T:
+        value = self[key] = self.fn(key)
+        return value
+
+
 class _TextMemo:
-    """The words, stems and example vectors of the knowledge's texts while the index is built:
-    a text is read once although several parts of the index use it (and the process-wide stem
-    cache is too small for a large knowledge's vocabulary)."""
+    """The words and stems of the knowledge's texts while the index is built: a text is read
+    once although several parts of the index use it (and the process-wide stem cache is too
+    small for a large knowledge's vocabulary)."""
 
     __slots__ = ("_stems", "_words")
 
     def __init__(self) -> None:
-        self._words: dict[str, list[str]] = {}
-        self._stems: dict[str, str] = {}
+        self._words: _Memo[list[str]] = _Memo(words)
+        self._stems: _Memo[str] = _Memo(stem)
 
     def words(self, text: str) -> list[str]:
-        out = self._words.get(text)
-        if out is None:
-            out = self._words[text] = words(text)
-        return out
-
-    def stem(self, word: str) -> str:
-        out = self._stems.get(word)
-        if out is None:
-            out = self._stems[word] = stem(word)
-        return out
+        return self._words[text]
 
     def content_stems(self, text: str) -> list[str]:
         """As `_content_stems`."""
-        st = self.stem
-        return [
-            st(w)
-            for w in self.words(text)
-            if w not in STOPWORDS and w not in SMALLTALK and w not in _FOREIGN_FUNCTION_WORDS
-        ]
+        stems = self._stems
+        return [stems[w] for w in self._words[text] if w not in _NOT_CONTENT]
 
     def example_vector(self, text: str) -> dict[str, float]:
         """As `_example_vector`."""
-        st = self.stem
-        return {st(w): rarity(w) for w in self.words(text) if w not in SMALLTALK}
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (if it was on, it is on again after)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+        stems = self._stems
+        return {stems[w]: rarity(w) for w in self._words[text] if w not in SMALLTALK}
 
 
 def _content_stems(text: str) -> list[str]:
