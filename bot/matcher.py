@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -169,7 +169,9 @@ class Evidence:
 @dataclass(slots=True)
 class _Term:
     text: str
-    postings: dict[int, float]  # topic index -> source weight
+    # topic index, source weight (in the order the topics were indexed); a tuple, not a dict:
+    # there are 200,000 terms at 10,000 topics
+    postings: tuple[tuple[int, float], ...] = ()
     broad: bool = False  # a broad keyword of some topic: counts little in the ranking
     idf: float = 1.0
 
@@ -227,7 +229,9 @@ class Matcher:
         self.settings = s = settings or Settings()
         self.topic_ids = [t.id for t in kb.topics]
         self._terms: list[_Term] = []
-        # per term, while the index is built: topic index -> the term's share in the topic's df
+        # per term, while the index is built: topic index -> source weight (`_Term.postings`),
+        # and -> the term's share in the topic's df
+        self._postings: list[dict[int, float]] = []
         self._spreads: list[dict[int, float]] = []
         self._term_index: dict[str, int] = {}
         # topic, term ids, weight in the evidence, weight in the ranking
@@ -276,13 +280,19 @@ class Matcher:
         # topics)
         self._tid_bits = tid_bits = max(1, len(self._terms).bit_length())
         self._hash_mask = hash_mask = (1 << (64 - tid_bits)) - 1
+        chunks: list[np.ndarray[Any, np.dtype[np.uint64]]] = []
         packed: list[int] = []
-        for tid, term in enumerate(self._terms):
+        for tid, (term, postings) in enumerate(zip(self._terms, self._postings, strict=True)):
+            term.postings = tuple(postings.items())
             text = term.text
-            if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
+            if len(text) >= 5 and max(postings.values(), default=0.0) > s.w_pledge:
                 packed.extend([(hash(v) & hash_mask) << tid_bits | tid for v in _variants(text)])
-        self._deletes = np.array(packed, dtype=np.uint64)
-        del packed
+                if len(packed) >= 100_000:  # (a list of millions of ints: 40 bytes each)
+                    chunks.append(np.array(packed, dtype=np.uint64))
+                    packed.clear()
+        chunks.append(np.array(packed, dtype=np.uint64))
+        self._deletes = np.concatenate(chunks)
+        del chunks, packed, self._postings
         self._deletes.sort()
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
@@ -294,9 +304,8 @@ class Matcher:
         self._example_stems: set[str] = set()
         self._decline_norms: list[float] = []
         self._decline_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._topic_postings: list[dict[str, list[tuple[int, float]]]] = [
-            defaultdict(list) for _ in kb.topics
-        ]
+        # (per topic: stem -> example index, weight, example index, weight, ... in one tuple)
+        self._topic_postings: list[dict[str, tuple[float, ...]]] = [{} for _ in kb.topics]
         self._topic_example_count = [0 for _ in kb.topics]
         # a topic's keywords and title count as (short) examples of it too: a question is
         # nearer to a must-decline example only if it shares more with it than a topic's words
@@ -344,7 +353,8 @@ class Matcher:
         if tid is None:
             tid = len(self._terms)
             self._term_index[text] = tid
-            self._terms.append(_Term(text, {}))
+            self._terms.append(_Term(text))
+            self._postings.append({})
             self._spreads.append({})
         return tid
 
@@ -362,10 +372,11 @@ class Matcher:
         s = self.settings
         spread = 1.0 if phrases else s.df_text
         phrase_part = 0.0 if whole_phrases else s.w_phrase_part
-        content_stems, term_index, terms, spreads = (
+        content_stems, term_index, terms, postings_of, spreads = (
             self._texts.content_stems,
             self._term_index,
             self._terms,
+            self._postings,
             self._spreads,
         )
         for text in texts:
@@ -377,9 +388,8 @@ class Matcher:
                 if tid is None:
                     tid = self._term_id(st)
                 ids.append(tid)
-                term = terms[tid]
                 # (as max(old, new): a weight of 0 is entered too, and an equal one kept)
-                postings = term.postings
+                postings = postings_of[tid]
                 old = postings.get(ti)
                 if old is None or part > old:
                     postings[ti] = part
@@ -388,7 +398,7 @@ class Matcher:
                 if old is None or spread > old:
                     shares[ti] = spread
                 if broad:
-                    term.broad = True
+                    terms[tid].broad = True
             if phrases and len(set(ids)) > 1:
                 whole = weight / s.w_phrase if whole_phrases else weight
                 rank = whole * s.w_broad_rank if broad else whole
@@ -417,7 +427,8 @@ class Matcher:
             ei = self._topic_example_count[owner]
             self._topic_example_count[owner] += 1
             for st, w in unit.items():
-                self._topic_postings[owner][st].append((ei, w))
+                postings = self._topic_postings[owner]
+                postings[st] = (*postings.get(st, ()), ei, w)
             return
         ei = len(self._decline_norms)
         self._decline_norms.append(norm)
@@ -456,7 +467,7 @@ class Matcher:
             term = self._terms[tid]
             if term.text in self._example_stems:
                 example_hits.append((term.text, sim * weight))
-            for ti, source_weight in term.postings.items():
+            for ti, source_weight in term.postings:
                 # an uncovered subject or a practical cue counts only for the word itself:
                 # "politikerne" is not "politi", "bobilen" not "mobil"
                 if not source_weight or (ti >= self._decoy and not itself):
@@ -811,8 +822,10 @@ class Matcher:
         postings = self._topic_postings[ti]
         dots: dict[int, float] = defaultdict(float)
         for st, wq in query.items():
-            for ei, we in postings.get(st, ()):
-                dots[ei] += wq * we
+            entry = postings.get(st)
+            if entry:
+                for k in range(0, len(entry), 2):
+                    dots[int(entry[k])] += wq * entry[k + 1]
         return max(dots.values(), default=0.0) / qnorm if qnorm else 0.0
 
     def scores(self, text: str) -> tuple[dict[int, float], dict[int, float], bool, bool]:
