@@ -38,7 +38,6 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-import numpy as np
 from rapidfuzz.distance import OSA
 
 from bot import messages
@@ -274,26 +273,13 @@ class Matcher:
         # edit, and most within two, without scanning the vocabulary)
         # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
         # of a word that only the pledge or the explanation uses is not worth the memory)
-        # (packed: one 64-bit number per variant, its hash and the term's id, sorted; a variant is
-        # found by bisection and checked against the term, as two variants may share a hash. A
-        # dict of the variants would take ten times the memory: 3.4 million variants at 10,000
-        # topics)
-        self._tid_bits = tid_bits = max(1, len(self._terms).bit_length())
-        self._hash_mask = hash_mask = (1 << (64 - tid_bits)) - 1
-        chunks: list[np.ndarray[Any, np.dtype[np.uint64]]] = []
-        packed: list[int] = []
+        eligible: list[tuple[int, str]] = []
         for tid, (term, postings) in enumerate(zip(self._terms, self._postings, strict=True)):
             term.postings = tuple(postings.items())
-            text = term.text
-            if len(text) >= 5 and max(postings.values(), default=0.0) > s.w_pledge:
-                packed.extend([(hash(v) & hash_mask) << tid_bits | tid for v in _variants(text)])
-                if len(packed) >= 100_000:  # (a list of millions of ints: 40 bytes each)
-                    chunks.append(np.array(packed, dtype=np.uint64))
-                    packed.clear()
-        chunks.append(np.array(packed, dtype=np.uint64))
-        self._deletes = np.concatenate(chunks)
-        del chunks, packed, self._postings
-        self._deletes.sort()
+            if len(term.text) >= 5 and max(postings.values(), default=0.0) > s.w_pledge:
+                eligible.append((tid, term.text))
+        del self._postings
+        self._typos = _TypoIndex(eligible, self._vocab)
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
@@ -498,24 +484,7 @@ class Matcher:
         away that differ by a missing and an extra letter or by an æ written as a or e."""
         out = []
         n = len(st)
-        found: set[str] = set()  # (in the order of the variants, then of the vocabulary)
-        deletes, bits, hash_mask, terms = (
-            self._deletes,
-            self._tid_bits,
-            self._hash_mask,
-            self._terms,
-        )
-        tid_mask = (1 << bits) - 1
-        variants = (st, *_deletions(st))
-        keys = np.array([(hash(v) & hash_mask) << bits for v in variants], dtype=np.uint64)
-        starts = deletes.searchsorted(keys).tolist()
-        ends = deletes.searchsorted(keys | np.uint64(tid_mask), side="right").tolist()
-        for v, start, end in zip(variants, starts, ends, strict=True):
-            if start < end:
-                for entry in deletes[start:end].tolist():
-                    text = terms[entry & tid_mask].text
-                    if _is_variant(v, text):
-                        found.add(text)
+        found = self._typos.terms((st, *_deletions(st)))
         for text in found:
             if text != st and abs(len(text) - n) <= max_edits:
                 dist = OSA.distance(st, text, score_cutoff=max_edits)
@@ -975,6 +944,95 @@ def _cue_run(cue: str) -> tuple[str, ...]:
         else:
             out.extend(stem(w) for w in words(part))
     return tuple(out)
+
+
+_PACK_FROM = 200_000
+"""A typo index of about this many entries or more is packed in a numpy array (1,000 topics:
+~320,000 entries); a smaller one (the shipped knowledge: ~14,000) is a dict."""
+
+
+class _TypoIndex:
+    """The terms under each of their variants (`_variants`: spellings and one-letter deletions),
+    for the symmetric-delete lookup of near spellings.
+
+    Small: a dict, variant -> the term's text, or a tuple of the texts of the terms that share
+    it. Large: one 64-bit number per variant, its hash over the term's id, sorted (numpy; a dict
+    of 3.4 million variants at 10,000 topics is 320 MB, this 27 MB); a variant is found by
+    bisection, and each term found is checked to have that variant (two variants may share a
+    hash). Either way `terms` gives the same texts in the same order."""
+
+    __slots__ = ("_bits", "_dict", "_mask", "_packed", "_texts")
+
+    def __init__(self, eligible: list[tuple[int, str]], texts: list[str]) -> None:
+        self._texts = texts  # term id -> text
+        self._dict: dict[str, str | tuple[str, ...]] | None = None
+        self._packed: Any = None  # numpy array of uint64
+        self._bits = max(1, len(texts).bit_length())  # a term id's bits
+        self._mask = (1 << (64 - self._bits)) - 1  # a hash's bits
+        size = sum((len(t) + 1) * (3 if "ae" in t else 1) for _, t in eligible)
+        if size < _PACK_FROM:
+            self._dict = _variant_dict(eligible)
+        else:
+            self._packed = _variant_array(eligible, self._bits, self._mask)
+
+    def terms(self, variants: Sequence[str]) -> set[str]:
+        """The texts of the terms under any of `variants` (inserted in the order of the
+        variants, then of the vocabulary: a set's order follows it)."""
+        found: set[str] = set()
+        if self._dict is not None:
+            index = self._dict
+            for v in variants:
+                terms = index.get(v)
+                if terms is None:
+                    continue
+                if isinstance(terms, str):
+                    found.add(terms)
+                else:
+                    found.update(terms)
+            return found
+        import numpy as np
+
+        packed, bits, mask, texts = self._packed, self._bits, self._mask, self._texts
+        tid_mask = (1 << bits) - 1
+        keys = np.array([(hash(v) & mask) << bits for v in variants], dtype=np.uint64)
+        starts = packed.searchsorted(keys).tolist()
+        ends = packed.searchsorted(keys | np.uint64(tid_mask), side="right").tolist()
+        for v, start, end in zip(variants, starts, ends, strict=True):
+            if start < end:
+                for entry in packed[start:end].tolist():
+                    text = texts[entry & tid_mask]
+                    if _is_variant(v, text):
+                        found.add(text)
+        return found
+
+
+def _variant_dict(eligible: list[tuple[int, str]]) -> dict[str, str | tuple[str, ...]]:
+    """Variant -> the text of the term (one) or a tuple of them (several, in vocabulary order)."""
+    index: dict[str, str | tuple[str, ...]] = {}
+    for _, text in eligible:
+        for variant in _variants(text):
+            known = index.setdefault(variant, text)
+            if known is text:  # (a term's variants are distinct: a new entry)
+                continue
+            index[variant] = (known, text) if isinstance(known, str) else (*known, text)
+    return index
+
+
+def _variant_array(eligible: list[tuple[int, str]], bits: int, mask: int) -> Any:
+    """Every variant as its hash (masked) over the term id, sorted (a numpy uint64 array)."""
+    import numpy as np
+
+    chunks = []
+    packed: list[int] = []
+    for tid, text in eligible:
+        packed.extend([(hash(v) & mask) << bits | tid for v in _variants(text)])
+        if len(packed) >= 100_000:  # (a list of millions of ints: 40 bytes each)
+            chunks.append(np.array(packed, dtype=np.uint64))
+            packed.clear()
+    chunks.append(np.array(packed, dtype=np.uint64))
+    out = np.concatenate(chunks)
+    out.sort()
+    return out
 
 
 def _spellings(text: str) -> tuple[str, ...]:
