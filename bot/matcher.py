@@ -948,7 +948,7 @@ def _cue_run(cue: str) -> tuple[str, ...]:
 
 _PACK_FROM = 200_000
 """A typo index of about this many entries or more is packed in a numpy array (1,000 topics:
-~320,000 entries); a smaller one (the shipped knowledge: ~14,000) is a dict."""
+~320,000 entries); a smaller one (the shipped knowledge: ~10,500) is a dict."""
 
 
 class _TypoIndex:
