@@ -156,16 +156,25 @@ RARITY_FLOOR = 0.3
 def _zipf() -> dict[str, float]:
     """Zipf frequency of Norwegian words (wordfreq's small bokmål list, offline), by folded
     word and by stem; the higher of two words that fold or stem alike."""
+    return _everyday()[0]
+
+
+@cache
+def _everyday() -> tuple[dict[str, float], frozenset[str]]:
+    """`_zipf`'s table and `everyday_words`, from one pass over wordfreq's list (each word folded
+    once)."""
     from wordfreq import get_frequency_dict
 
     table: dict[str, float] = {}
+    folded_words: set[str] = set()
     for word, freq in get_frequency_dict("nb", wordlist="small").items():
         z = math.log10(freq) + 9.0
         for folded in fold(word).split():
+            folded_words.add(folded)
             for key in (folded, stem(folded)):
                 if z > table.get(key, 0.0):
                     table[key] = z
-    return table
+    return table, frozenset(folded_words)
 
 
 def is_word(word: str) -> bool:
@@ -173,14 +182,9 @@ def is_word(word: str) -> bool:
     return word in _zipf()
 
 
-@cache
 def everyday_words() -> frozenset[str]:
     """The folded words of wordfreq's list of everyday Norwegian (about 30,000)."""
-    from wordfreq import get_frequency_dict
-
-    return frozenset(
-        w for word in get_frequency_dict("nb", wordlist="small") for w in fold(word).split()
-    )
+    return _everyday()[1]
 
 
 def zipf(word: str) -> float:
