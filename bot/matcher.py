@@ -32,16 +32,16 @@ import heapq
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from rapidfuzz.distance import OSA
 
 from bot import messages
-from bot.knowledge import KnowledgeBase, Topic
+from bot.knowledge import KnowledgeBase, Topic, gc_paused
 from bot.lexicon import (
     ASKING,
     COLLECTIVE,
@@ -61,6 +61,8 @@ from bot.normalize import (
     words,
     zipf,
 )
+
+_T = TypeVar("_T")
 
 MAX_WORDS = 120
 """Only the first words of a very long message are read."""
@@ -163,11 +165,12 @@ class Evidence:
         return {ti: self.cover(ti) for ti in self.covered}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Term:
     text: str
-    postings: dict[int, float]  # topic index -> source weight
-    spread: dict[int, float] = field(default_factory=dict)  # topic index -> share in df
+    # topic index, source weight (in the order the topics were indexed); a tuple, not a dict:
+    # there are 200,000 terms at 10,000 topics
+    postings: tuple[tuple[int, float], ...] = ()
     broad: bool = False  # a broad keyword of some topic: counts little in the ranking
     idf: float = 1.0
 
@@ -212,10 +215,23 @@ class _Reading(NamedTuple):
 
 class Matcher:
     def __init__(self, kb: KnowledgeBase, settings: Settings | None = None) -> None:
+        # the index is millions of small objects that live as long as the matcher: the cyclic
+        # garbage collector, run again and again while they are made, would scan them all each
+        # time (a third of the build at 10,000 topics); it has nothing to collect here
+        with gc_paused():
+            self._texts = _TextMemo()
+            self._build(kb, settings)
+            del self._texts
+
+    def _build(self, kb: KnowledgeBase, settings: Settings | None) -> None:
         self.kb = kb
         self.settings = s = settings or Settings()
         self.topic_ids = [t.id for t in kb.topics]
         self._terms: list[_Term] = []
+        # per term, while the index is built: topic index -> source weight (`_Term.postings`),
+        # and -> the term's share in the topic's df
+        self._postings: list[dict[int, float]] = []
+        self._spreads: list[dict[int, float]] = []
         self._term_index: dict[str, int] = {}
         # topic, term ids, weight in the evidence, weight in the ranking
         self._phrases: list[tuple[int, tuple[int, ...], float, float]] = []
@@ -238,14 +254,15 @@ class Matcher:
             if len(run) > 1 and run[0] != ANY:
                 self._cue_runs[run[0]].append([None if r == ANY else r for r in run])
         n = max(len(kb.topics), 1)
-        for term in self._terms:
+        for term, spread in zip(self._terms, self._spreads, strict=True):
             # how many topics use the term as a keyword or title (examples and prose count a
             # little), so a word that many topics' prose mentions stays telling where it is a
             # keyword
-            df = sum(v for ti, v in term.spread.items() if ti < self._decoy)
+            df = sum(v for ti, v in spread.items() if ti < self._decoy)
             term.idf = (1.0 / max(df, 1.0)) ** s.idf_power if n > 1 else 1.0
             if s.rarity_power:
                 term.idf *= rarity(term.text) ** s.rarity_power
+        del self._spreads
         self._vocab = [t.text for t in self._terms]
         self._sorted_vocab = sorted(self._vocab)
         # a stem is the start of its word: a word can only stem to a term if it starts with the
@@ -256,14 +273,13 @@ class Matcher:
         # edit, and most within two, without scanning the vocabulary)
         # (only for the terms of keywords, titles, examples and the out_of_scope lists: a typo
         # of a word that only the pledge or the explanation uses is not worth the memory)
-        self._deletes: dict[str, list[str]] = defaultdict(list)
-        for term in self._terms:
-            text = term.text
-            if len(text) >= 5 and max(term.postings.values(), default=0.0) > s.w_pledge:
-                # æ written as a or e ("naringspolitikk") is a spelling, not two typos
-                spellings = {text, text.replace("ae", "a"), text.replace("ae", "e")}
-                for variant in {v for sp in spellings for v in (sp, *_deletions(sp))}:
-                    self._deletes[variant].append(text)
+        eligible: list[tuple[int, str]] = []
+        for tid, (term, postings) in enumerate(zip(self._terms, self._postings, strict=True)):
+            term.postings = tuple(postings.items())
+            if len(term.text) >= 5 and max(postings.values(), default=0.0) > s.w_pledge:
+                eligible.append((tid, term.text))
+        del self._postings
+        self._typos = _TypoIndex(eligible, self._vocab)
         self._phrases_by_term: dict[int, list[int]] = defaultdict(list)
         for pi, (_, term_ids, _, _) in enumerate(self._phrases):
             for tid in term_ids:
@@ -274,9 +290,8 @@ class Matcher:
         self._example_stems: set[str] = set()
         self._decline_norms: list[float] = []
         self._decline_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._topic_postings: list[dict[str, list[tuple[int, float]]]] = [
-            defaultdict(list) for _ in kb.topics
-        ]
+        # (per topic: stem -> example index, weight, example index, weight, ... in one tuple)
+        self._topic_postings: list[dict[str, tuple[float, ...]]] = [{} for _ in kb.topics]
         self._topic_example_count = [0 for _ in kb.topics]
         # a topic's keywords and title count as (short) examples of it too: a question is
         # nearer to a must-decline example only if it shares more with it than a topic's words
@@ -292,9 +307,14 @@ class Matcher:
         self._known: dict[str, _WordInfo] = {}
         groups = [
             STOPWORDS | SMALLTALK | ASKING | POLICY | COLLECTIVE,
-            {w for t in kb.topics for text in (t.title, *t.keywords) for w in words(text)},
+            {
+                w
+                for t in kb.topics
+                for text in (t.title, *t.keywords)
+                for w in self._texts.words(text)
+            },
             everyday_words(),
-            {w for text in _knowledge_texts(kb) for w in words(text)},
+            {w for text in _knowledge_texts(kb) for w in self._texts.words(text)},
         ]
         for group in groups:
             for word in sorted(group - self._known.keys()):
@@ -319,7 +339,9 @@ class Matcher:
         if tid is None:
             tid = len(self._terms)
             self._term_index[text] = tid
-            self._terms.append(_Term(text, {}))
+            self._terms.append(_Term(text))
+            self._postings.append({})
+            self._spreads.append({})
         return tid
 
     def _add(
@@ -336,17 +358,33 @@ class Matcher:
         s = self.settings
         spread = 1.0 if phrases else s.df_text
         phrase_part = 0.0 if whole_phrases else s.w_phrase_part
+        content_stems, term_index, terms, postings_of, spreads = (
+            self._texts.content_stems,
+            self._term_index,
+            self._terms,
+            self._postings,
+            self._spreads,
+        )
         for text in texts:
-            stems = _content_stems(text)
+            stems = content_stems(text)
             ids = []
             part = weight * (phrase_part if phrases and len(stems) > 1 else 1.0)
             for st in stems:
-                tid = self._term_id(st)
+                tid = term_index.get(st)
+                if tid is None:
+                    tid = self._term_id(st)
                 ids.append(tid)
-                term = self._terms[tid]
-                term.postings[ti] = max(term.postings.get(ti, 0.0), part)
-                term.spread[ti] = max(term.spread.get(ti, 0.0), spread)
-                term.broad = term.broad or broad
+                # (as max(old, new): a weight of 0 is entered too, and an equal one kept)
+                postings = postings_of[tid]
+                old = postings.get(ti)
+                if old is None or part > old:
+                    postings[ti] = part
+                shares = spreads[tid]
+                old = shares.get(ti)
+                if old is None or spread > old:
+                    shares[ti] = spread
+                if broad:
+                    terms[tid].broad = True
             if phrases and len(set(ids)) > 1:
                 whole = weight / s.w_phrase if whole_phrases else weight
                 rank = whole * s.w_broad_rank if broad else whole
@@ -365,7 +403,7 @@ class Matcher:
         self._add(ti, texts, s.w_text)
 
     def _index_example(self, owner: int, text: str) -> None:
-        vector = _example_vector(text)
+        vector = self._texts.example_vector(text)
         if not vector:
             return
         norm = math.sqrt(sum(w * w for w in vector.values()))
@@ -375,7 +413,8 @@ class Matcher:
             ei = self._topic_example_count[owner]
             self._topic_example_count[owner] += 1
             for st, w in unit.items():
-                self._topic_postings[owner][st].append((ei, w))
+                postings = self._topic_postings[owner]
+                postings[st] = (*postings.get(st, ()), ei, w)
             return
         ei = len(self._decline_norms)
         self._decline_norms.append(norm)
@@ -414,7 +453,7 @@ class Matcher:
             term = self._terms[tid]
             if term.text in self._example_stems:
                 example_hits.append((term.text, sim * weight))
-            for ti, source_weight in term.postings.items():
+            for ti, source_weight in term.postings:
                 # an uncovered subject or a practical cue counts only for the word itself:
                 # "politikerne" is not "politi", "bobilen" not "mobil"
                 if not source_weight or (ti >= self._decoy and not itself):
@@ -445,7 +484,8 @@ class Matcher:
         away that differ by a missing and an extra letter or by an æ written as a or e."""
         out = []
         n = len(st)
-        for text in {t for v in (st, *_deletions(st)) for t in self._deletes.get(v, ())}:
+        found = self._typos.terms((st, *_deletions(st)))
+        for text in found:
             if text != st and abs(len(text) - n) <= max_edits:
                 dist = OSA.distance(st, text, score_cutoff=max_edits)
                 if dist <= max_edits:
@@ -751,8 +791,10 @@ class Matcher:
         postings = self._topic_postings[ti]
         dots: dict[int, float] = defaultdict(float)
         for st, wq in query.items():
-            for ei, we in postings.get(st, ()):
-                dots[ei] += wq * we
+            entry = postings.get(st)
+            if entry:
+                for k in range(0, len(entry), 2):
+                    dots[int(entry[k])] += wq * entry[k + 1]
         return max(dots.values(), default=0.0) / qnorm if qnorm else 0.0
 
     def scores(self, text: str) -> tuple[dict[int, float], dict[int, float], bool, bool]:
@@ -849,6 +891,7 @@ _FOREIGN_FUNCTION_WORDS = frozenset(
 ) - {"hemma", "tryggt", "people"}  # (markers that say what a question is about)
 _POLICY_PAIRS = frozenset(tuple(cue.split()) for cue in POLICY if " " in cue)
 _COLLECTIVE_PAIRS = frozenset(tuple(cue.split()) for cue in COLLECTIVE if " " in cue)
+_NOT_CONTENT = STOPWORDS | SMALLTALK | _FOREIGN_FUNCTION_WORDS  # (as `_content_stems`)
 _PAIR_STARTS = frozenset(a for a, _ in (*_POLICY_PAIRS, *_COLLECTIVE_PAIRS))
 _SMALLTALK, _POLICY, _COLLECTIVE, _PAIR, _CUE = 1, 2, 4, 8, 16
 
@@ -903,6 +946,125 @@ def _cue_run(cue: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_PACK_FROM = 200_000
+"""A typo index of about this many entries or more is packed in a numpy array (1,000 topics:
+~320,000 entries); a smaller one (the shipped knowledge: ~10,500) is a dict."""
+
+
+class _TypoIndex:
+    """The terms under each of their variants (`_variants`: spellings and one-letter deletions),
+    for the symmetric-delete lookup of near spellings.
+
+    Small: a dict, variant -> the term's text, or a tuple of the texts of the terms that share
+    it. Large: one 64-bit number per variant, its hash over the term's id, sorted (numpy; a dict
+    of 3.4 million variants at 10,000 topics is 320 MB, this 27 MB); a variant is found by
+    bisection, and each term found is checked to have that variant (two variants may share a
+    hash). Either way `terms` gives the same texts in the same order."""
+
+    __slots__ = ("_bits", "_dict", "_mask", "_packed", "_texts")
+
+    def __init__(self, eligible: list[tuple[int, str]], texts: list[str]) -> None:
+        self._texts = texts  # term id -> text
+        self._dict: dict[str, str | tuple[str, ...]] | None = None
+        self._packed: Any = None  # numpy array of uint64
+        self._bits = max(1, len(texts).bit_length())  # a term id's bits
+        self._mask = (1 << (64 - self._bits)) - 1  # a hash's bits
+        size = sum((len(t) + 1) * (3 if "ae" in t else 1) for _, t in eligible)
+        if size < _PACK_FROM:
+            self._dict = _variant_dict(eligible)
+        else:
+            self._packed = _variant_array(eligible, self._bits, self._mask)
+
+    def terms(self, variants: Sequence[str]) -> set[str]:
+        """The texts of the terms under any of `variants` (inserted in the order of the
+        variants, then of the vocabulary: a set's order follows it)."""
+        found: set[str] = set()
+        if self._dict is not None:
+            index = self._dict
+            for v in variants:
+                terms = index.get(v)
+                if terms is None:
+                    continue
+                if isinstance(terms, str):
+                    found.add(terms)
+                else:
+                    found.update(terms)
+            return found
+        import numpy as np
+
+        packed, bits, mask, texts = self._packed, self._bits, self._mask, self._texts
+        tid_mask = (1 << bits) - 1
+        keys = np.array([(hash(v) & mask) << bits for v in variants], dtype=np.uint64)
+        starts = packed.searchsorted(keys).tolist()
+        ends = packed.searchsorted(keys | np.uint64(tid_mask), side="right").tolist()
+        for v, start, end in zip(variants, starts, ends, strict=True):
+            if start < end:
+                for entry in packed[start:end].tolist():
+                    text = texts[entry & tid_mask]
+                    if _is_variant(v, text):
+                        found.add(text)
+        return found
+
+
+def _variant_dict(eligible: list[tuple[int, str]]) -> dict[str, str | tuple[str, ...]]:
+    """Variant -> the text of the term (one) or a tuple of them (several, in vocabulary order)."""
+    index: dict[str, str | tuple[str, ...]] = {}
+    for _, text in eligible:
+        for variant in _variants(text):
+            known = index.setdefault(variant, text)
+            if known is text:  # (a term's variants are distinct: a new entry)
+                continue
+            index[variant] = (known, text) if isinstance(known, str) else (*known, text)
+    return index
+
+
+def _variant_array(eligible: list[tuple[int, str]], bits: int, mask: int) -> Any:
+    """Every variant as its hash (masked) over the term id, sorted (a numpy uint64 array)."""
+    import numpy as np
+
+    chunks = []
+    packed: list[int] = []
+    for tid, text in eligible:
+        packed.extend([(hash(v) & mask) << bits | tid for v in _variants(text)])
+        if len(packed) >= 100_000:  # (a list of millions of ints: 40 bytes each)
+            chunks.append(np.array(packed, dtype=np.uint64))
+            packed.clear()
+    chunks.append(np.array(packed, dtype=np.uint64))
+    out = np.concatenate(chunks)
+    out.sort()
+    return out
+
+
+def _spellings(text: str) -> tuple[str, ...]:
+    """A term as written, and with æ written as a or e ("naringspolitikk" is a spelling, not
+    two typos)."""
+    if "ae" in text:
+        return tuple(dict.fromkeys((text, text.replace("ae", "a"), text.replace("ae", "e"))))
+    return (text,)
+
+
+def _variants(text: str) -> set[str]:
+    """A term's entries in the deletion index: its spellings and their one-letter deletions."""
+    return {v for sp in _spellings(text) for v in (sp, *_deletions(sp))}
+
+
+def _is_variant(variant: str, text: str) -> bool:
+    """Whether `variant` is in `_variants(text)` (without building them)."""
+    n = len(variant)
+    for sp in _spellings(text):
+        if len(sp) == n:
+            if sp == variant:
+                return True
+        elif len(sp) == n + 1:
+            # a deletion at the first difference gives every string a deletion can give
+            i = 0
+            while i < n and sp[i] == variant[i]:
+                i += 1
+            if sp[i + 1 :] == variant[i:]:
+                return True
+    return False
+
+
 def _deletions(text: str) -> list[str]:
     """The text with one letter deleted, at every position."""
     return [text[:i] + text[i + 1 :] for i in range(len(text))]
@@ -918,6 +1080,45 @@ def _knowledge_texts(kb: KnowledgeBase) -> Iterable[str]:
             yield topic.explanation
     oos = kb.out_of_scope
     yield from (*oos.examples, *oos.subjects, *oos.practical)
+
+
+class _Memo(dict[str, _T]):
+    """A dict that computes a missing value with `fn` (and keeps it)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str], _T]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: str) -> _T:
+        value = self[key] = self.fn(key)
+        return value
+
+
+class _TextMemo:
+    """The words and stems of the knowledge's texts while the index is built: a text is read
+    once although several parts of the index use it (and the process-wide stem cache is too
+    small for a large knowledge's vocabulary)."""
+
+    __slots__ = ("_stems", "_words")
+
+    def __init__(self) -> None:
+        self._words: _Memo[list[str]] = _Memo(words)
+        self._stems: _Memo[str] = _Memo(stem)
+
+    def words(self, text: str) -> list[str]:
+        return self._words[text]
+
+    def content_stems(self, text: str) -> list[str]:
+        """As `_content_stems`."""
+        stems = self._stems
+        return [stems[w] for w in self._words[text] if w not in _NOT_CONTENT]
+
+    def example_vector(self, text: str) -> dict[str, float]:
+        """As `_example_vector`."""
+        stems = self._stems
+        return {stems[w]: rarity(w) for w in self._words[text] if w not in SMALLTALK}
 
 
 def _content_stems(text: str) -> list[str]:

@@ -14,6 +14,8 @@ from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.matcher import Matcher, keyword_collisions
 from tests.conftest import (
     CONTRACT_IDS,
+    KNOWLEDGE_DIR,
+    ROOT,
     SHIPPED_YAML,
     VALID_AREA,
     area_yaml,
@@ -542,3 +544,34 @@ def test_a_missing_party_text_is_named(tmp_path: Path) -> None:
     assert problem.message == messages.SOURCE_TEXT_MISSING.format(
         path="../docs/source/distriktspolitikk.txt"
     )
+
+
+def _node_tree(node: object) -> object:
+    """A YAML node tree as plain data: kind, tag, value and where it starts and ends."""
+    import yaml
+
+    if not isinstance(node, yaml.Node):
+        return node
+    value = node.value
+    if isinstance(node, yaml.MappingNode):
+        value = [(_node_tree(k), _node_tree(v)) for k, v in value]
+    elif isinstance(node, yaml.SequenceNode):
+        value = [_node_tree(v) for v in value]
+    marks = [(m.line, m.column, m.index) for m in (node.start_mark, node.end_mark)]
+    return type(node).__name__, node.tag, value, marks
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(KNOWLEDGE_DIR.glob("*.yaml")), *sorted((ROOT / "tests/data/areas").glob("*.yaml"))],
+)
+def test_libyaml_and_the_pure_python_parser_read_a_file_alike(path: Path) -> None:
+    """The knowledge is parsed once, with libyaml where installed: the same data and the same
+    line numbers (for the admins' messages) as the pure-Python parser."""
+    from bot.knowledge import _parse
+
+    text = path.read_text(encoding="utf-8")
+    fast_root, fast_data = _parse(text)
+    slow_root, slow_data = _parse(text, None)
+    assert fast_data == slow_data
+    assert _node_tree(fast_root) == _node_tree(slow_root)

@@ -15,11 +15,13 @@ from bot.evaluate import evaluate, read_labelled
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import MAX_WORDS, Match, Matcher, MatchKind
 from bot.normalize import rarity
+from bot.normalize import words as words_of
 from tests.conftest import (
     DEV_QUESTIONS,
     QUESTIONS_A,
     QUESTIONS_B,
     QUESTIONS_C,
+    ROOT,
     VALID_AREA,
 )
 
@@ -399,3 +401,28 @@ def test_common_words_weigh_less_than_rare_ones() -> None:
     assert rarity("hurtiglader") == 1.0  # not in the list: rare
     assert rarity("og") < rarity("bil") < rarity("ferje")
     assert 0.0 < rarity("og") <= 0.35
+
+
+def test_the_packed_typo_index_finds_what_the_dict_finds(
+    kb: KnowledgeBase, matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large knowledge's typo index is a sorted numpy array, a small one a dict: the same
+    answers either way (the shipped knowledge, built once each way), and the same terms in the
+    same order for every near spelling asked."""
+    import bot.matcher as matcher_module
+
+    monkeypatch.setattr(matcher_module, "_PACK_FROM", 0)
+    packed = Matcher(kb)
+    assert packed._typos._packed is not None and matcher._typos._dict is not None
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "tests" / "data").glob("questions-*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(texts) > 1000
+    assert [repr(packed.match(t)) for t in texts] == [repr(matcher.match(t)) for t in texts]
+    words = {w for t in texts for w in words_of(t) if len(w) >= 5} | set(matcher._vocab)
+    for word in sorted(words):
+        variants = (word, *matcher_module._deletions(word))
+        assert list(packed._typos.terms(variants)) == list(matcher._typos.terms(variants)), word
