@@ -267,12 +267,10 @@ async def show(req: AdminRequest) -> Reply:
 
 
 async def pick_topic(req: AdminRequest) -> Reply:
-    storage = req.services.storage
-    if storage is None:
-        return _no_database()
-    group = await _group(storage, req.arg)
-    if group is None:
-        return _gone()
+    picked = await _picked(req)
+    if isinstance(picked, Reply):
+        return picked
+    _, group, _ = picked
     kb = req.services.kb
     rows: list[tuple[Action, ...]] = []
     for area in kb.areas:
@@ -308,15 +306,27 @@ def _selftest(result: ReloadResult) -> str:
     return selftest_text(result)
 
 
-async def learn(req: AdminRequest) -> Reply:
-    """Add the group's question as an example to a topic ("ul:<group>:<topic id>")."""
-    services, storage = req.services, req.services.storage
+async def _picked(req: AdminRequest) -> tuple[Storage, Group, str] | Reply:
+    """The inbox group a button names ("<group>[:<rest>]") and the rest of its argument; or the
+    reply to give when there is no database or no such group (any more)."""
+    storage = req.services.storage
     if storage is None:
         return _no_database()
-    key, _, topic_id = req.arg.partition(":")
+    key, _, rest = req.arg.partition(":")
     group = await _group(storage, key)
+    if group is None:
+        return _gone()
+    return storage, group, rest
+
+
+async def learn(req: AdminRequest) -> Reply:
+    """Add the group's question as an example to a topic ("ul:<group>:<topic id>")."""
+    services, picked = req.services, await _picked(req)
+    if isinstance(picked, Reply):
+        return picked
+    storage, group, topic_id = picked
     topic = services.kb.topic(topic_id)
-    if group is None or topic is None:
+    if topic is None:
         return _gone()
     try:
         written, result = await services.learn(topic.id, group.text)
@@ -355,13 +365,10 @@ def learned(
 
 async def not_ours(req: AdminRequest) -> Reply:
     """Add the group's question to an area's out_of_scope examples ("ux:<group>[:<area>]")."""
-    services, storage = req.services, req.services.storage
-    if storage is None:
-        return _no_database()
-    key, _, area_id = req.arg.partition(":")
-    group = await _group(storage, key)
-    if group is None:
-        return _gone()
+    services, picked = req.services, await _picked(req)
+    if isinstance(picked, Reply):
+        return picked
+    storage, group, area_id = picked
     kb = services.kb
     if not area_id:
         if len(kb.areas) > 1:
@@ -391,10 +398,10 @@ async def not_ours(req: AdminRequest) -> Reply:
 
 
 async def ignore(req: AdminRequest) -> Reply:
-    storage = req.services.storage
-    if storage is None:
-        return _no_database()
-    group = await _group(storage, req.arg)
-    if group is None or not await storage.unanswered.close_group(group.id, GroupState.IGNORED):
+    picked = await _picked(req)
+    if isinstance(picked, Reply):
+        return picked
+    storage, group, _ = picked
+    if not await storage.unanswered.close_group(group.id, GroupState.IGNORED):
         return _gone()
     return await _next(req.services, storage, (messages.INBOX_IGNORED.format(text=group.text),))

@@ -183,24 +183,31 @@ class Services:
         """Delete unanswered questions older than `admin_tools.unanswered_days`."""
         if self.storage is None:
             return 0
-        now = now or datetime.now(UTC)
-        cutoff = now - timedelta(days=self.config.admin_tools.unanswered_days)
-        deleted = await self.storage.unanswered.delete_older_than(cutoff)
-        if deleted:
-            log.info("retention: deleted %d unanswered question(s)", deleted)
-        return deleted
+        cutoff = _days_before(now, self.config.admin_tools.unanswered_days)
+        return _retained(
+            await self.storage.unanswered.delete_older_than(cutoff), "unanswered question(s)"
+        )
 
     async def delete_old_recipients(self, now: datetime | None = None) -> int:
         """Delete the recipient rows of newsletters reported more than
         `broadcast.keep_recipients_days` ago (each row holds a subscriber's chat id)."""
         if self.storage is None:
             return 0
-        now = now or datetime.now(UTC)
-        cutoff = now - timedelta(days=self.config.broadcast.keep_recipients_days)
-        deleted = await self.storage.outbox.forget_finished_before(cutoff)
-        if deleted:
-            log.info("retention: deleted %d newsletter recipient row(s)", deleted)
-        return deleted
+        cutoff = _days_before(now, self.config.broadcast.keep_recipients_days)
+        return _retained(
+            await self.storage.outbox.forget_finished_before(cutoff),
+            "newsletter recipient row(s)",
+        )
+
+
+def _days_before(now: datetime | None, days: int) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=days)
+
+
+def _retained(deleted: int, what: str) -> int:
+    if deleted:
+        log.info("retention: deleted %d %s", deleted, what)
+    return deleted
 
 
 def knowledge_path(cfg: Config, override: str | Path | None = None) -> Path:
