@@ -146,6 +146,10 @@ SELFTEST_UNCERTAIN = (
 SELFTEST_UNCERTAIN_ITEM = "• «{example}» ({topic}): velger mellom {choices}"
 SELFTEST_WARNING = "⚠️ Advarsel: {warning}"
 
+STATS_BAD_DAYS = "{days} dager går ikke: velg mellom {low} og {high}."
+STATS_BAD_DATE = "«{value}» er ikke en dato som finnes (skriv ÅÅÅÅ-MM-DD)."
+STATS_END_BEFORE_START = "Perioden slutter ({end}) før den begynner ({start})."
+STATS_TOO_LONG = "En periode kan være høyst {high} dager."
 STATS_USAGE = (
     "Skriv /statistikk for de siste {default} dagene, /statistikk {example_days} for de siste "
     "{example_days}, /statistikk {example_start} {example_end} for en periode, og legg til «csv» "

@@ -56,8 +56,9 @@ class StatsRequest:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_request(arg: str, today: date | None = None) -> StatsRequest | None:
-    """ "", "30", "csv", "30 csv", "2026-01-01 2026-01-31 [csv]"; None if it makes no sense."""
+def parse_request(arg: str, today: date | None = None) -> StatsRequest | str:
+    """ "", "30", "csv", "30 csv", "2026-01-01 2026-01-31 [csv]"; otherwise what is wrong with
+    it, in the admins' words (empty when it is not a period at all)."""
     words = arg.lower().split()
     want_csv = "csv" in words
     words = [w for w in words if w != "csv"]
@@ -67,18 +68,29 @@ def parse_request(arg: str, today: date | None = None) -> StatsRequest | None:
     if len(words) == 1 and words[0].isdigit():
         days = int(words[0])
         if not 1 <= days <= MAX_DAYS:
-            return None
+            return messages.STATS_BAD_DAYS.format(days=days, low=1, high=MAX_DAYS)
         return StatsRequest(Period.last(days, today), want_csv)
     if 1 <= len(words) <= 2 and all(_DATE.match(w) for w in words):
         try:
-            start = date.fromisoformat(words[0])
-            end = date.fromisoformat(words[1]) if len(words) == 2 else today
+            start, end = (date.fromisoformat(w) for w in (words[0], words[-1]))
         except ValueError:
-            return None
-        if end < start or (end - start).days >= MAX_DAYS:
-            return None
+            bad = next(w for w in words if not _is_date(w))
+            return messages.STATS_BAD_DATE.format(value=bad)
+        end = end if len(words) == 2 else today
+        if end < start:
+            return messages.STATS_END_BEFORE_START.format(start=_day(start), end=_day(end))
+        if (end - start).days >= MAX_DAYS:
+            return messages.STATS_TOO_LONG.format(high=MAX_DAYS)
         return StatsRequest(Period(start, end), want_csv)
-    return None
+    return ""
+
+
+def _is_date(word: str) -> bool:
+    try:
+        date.fromisoformat(word)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -266,14 +278,14 @@ async def stats_reply(kb: KnowledgeBase, storage: Storage, request: StatsRequest
 
 async def stats_command(req: AdminRequest) -> Reply:
     request = parse_request(req.arg)
-    if request is None:
+    if isinstance(request, str):
         usage = messages.STATS_USAGE.format(
             default=DEFAULT_DAYS,
             example_days=30,
             example_start="2026-01-01",
             example_end="2026-01-31",
         )
-        return Reply((Block(BlockKind.TEXT, usage),))
+        return Reply(tuple(Block(BlockKind.TEXT, t) for t in (request, usage) if t))
     storage = req.services.storage
     if storage is None:
         return Reply((Block(BlockKind.TEXT, messages.STATS_NO_DATABASE),))

@@ -17,7 +17,7 @@ from bot.inbox import open_groups
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.matcher import Matcher
 from bot.selftest import self_test
-from bot.statistics import Period, parse_request
+from bot.statistics import MAX_DAYS, Period, StatsRequest, parse_request
 from bot.storage import Count, Missed, Storage, pseudonymize
 from bot.storage.schema import UnansweredQuestionRow, VoteRow
 from tests.conftest import VALID_AREA, line_of
@@ -159,15 +159,23 @@ async def test_grouping_and_retention(db_url: str) -> None:
 def test_period_parsing() -> None:
     today = date(2026, 11, 27)
     default = parse_request("", today)
-    assert default is not None and default.period == Period(date(2026, 11, 21), today)
+    assert isinstance(default, StatsRequest) and default.period == Period(date(2026, 11, 21), today)
     assert default.period.before() == Period(date(2026, 11, 14), date(2026, 11, 20))
     thirty = parse_request("30 csv", today)
-    assert thirty is not None and thirty.csv and thirty.period.days == 30
+    assert isinstance(thirty, StatsRequest) and thirty.csv and thirty.period.days == 30
     span = parse_request("2026-01-01 2026-01-31", today)
-    assert span is not None and span.period.days == 31
+    assert isinstance(span, StatsRequest) and span.period.days == 31
     assert span.period.before() == Period(date(2025, 12, 1), date(2025, 12, 31))
-    for bad in ("i fjor", "0", "2026-02-30", "2026-02-01 2026-01-01", "99999"):
-        assert parse_request(bad, today) is None, bad
+    # what is wrong is said (the usage follows it in the reply)
+    assert parse_request("i fjor", today) == ""  # not a period at all: the usage says it
+    assert parse_request("0", today) == messages.STATS_BAD_DAYS.format(days=0, low=1, high=MAX_DAYS)
+    assert parse_request("99999", today) == messages.STATS_BAD_DAYS.format(
+        days=99999, low=1, high=MAX_DAYS
+    )
+    assert parse_request("2026-02-30", today) == messages.STATS_BAD_DATE.format(value="2026-02-30")
+    assert parse_request("2026-02-01 2026-01-01", today) == messages.STATS_END_BEFORE_START.format(
+        start="1.2.2026", end="1.1.2026"
+    )
 
 
 def test_problems_read_in_norwegian_with_file_line_and_field(

@@ -424,6 +424,10 @@ async def test_statistikk_text_chart_and_csv(bot: Bot) -> None:
     await fake.next_message(ADMIN_ID)  # its chart
     usage = text_of(await anne.say("/statistikk i fjor"))
     assert usage.startswith("Skriv /statistikk")
+    wrong = text_of(await anne.say("/statistikk 2026-13-01"))  # what is wrong, then how
+    assert (
+        wrong.startswith("«2026-13-01» er ikke en dato som finnes") and "Skriv /statistikk" in wrong
+    )
 
     # a voter gets nothing of it
     assert text_of(await kari(fake).say("/statistikk csv")) == messages.UNKNOWN_COMMAND
