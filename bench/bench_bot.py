@@ -176,6 +176,29 @@ def _spawn(argv: list[str], env: dict[str, str], workdir: Path) -> subprocess.Po
     )
 
 
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy) sampling the process during the timed window; `--format raw`
+    output is folded stacks (flamegraph.pl, speedscope), counted per function by `--top`."""
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # attached before the first update is queued
+    return spy
+
+
 def stop_bot(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is not None:
         return proc.returncode
@@ -188,7 +211,13 @@ def stop_bot(proc: subprocess.Popen[bytes]) -> int:
 
 
 def run(
-    kind: str, n: int, n_users: int, vote_share: float, timeout: float, seed: int
+    kind: str,
+    n: int,
+    n_users: int,
+    vote_share: float,
+    timeout: float,
+    seed: int,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """One timed run of `kind` ("bot": distriktsbot; "echo": the bare PTB echo bot)."""
     rng = random.Random(seed)
@@ -221,6 +250,7 @@ def run(
             n_votes = round(n * vote_share)
             n_questions = n - n_votes
             base_replies = tally.replies
+            spy = start_profiler(proc.pid, profile) if profile else None
             cpu0 = proc_cpu_seconds(proc.pid)
             t0 = time.monotonic()
             for i in range(n_questions):
@@ -245,6 +275,9 @@ def run(
                     break
                 time.sleep(0.001)
             cpu1 = proc_cpu_seconds(proc.pid)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(timeout=30)
             done = tally.replies - base_replies
             elapsed = tally.last_reply_time - t0
             peak_kb = proc_status(proc.pid, "VmHWM")
@@ -313,6 +346,13 @@ def main() -> int:
     p.add_argument("--no-echo", action="store_true", help="the bot only, no ceiling runs")
     p.add_argument("--timeout", type=float, default=300.0, help="give up after (300 s) per run")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="sample the bot with py-spy during its (last) timed run; folded stacks to FILE",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = p.parse_args()
     n = 500 if args.quick else args.updates
@@ -326,7 +366,8 @@ def main() -> int:
     load_before = os.getloadavg()
     for _ in range(rounds):
         for kind in kinds:  # alternating, so a change in the VM's load hits both alike
-            results.append(run(kind, n, n_users, args.votes, args.timeout, args.seed))
+            profile = args.profile if kind == "bot" else None
+            results.append(run(kind, n, n_users, args.votes, args.timeout, args.seed, profile))
     load_after = os.getloadavg()
 
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
