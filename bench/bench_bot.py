@@ -111,6 +111,8 @@ class Tally:
     error_kinds: dict[str, int] = field(default_factory=dict)
     last_reply_time: float = 0.0
     answers: list[SentMessage] = field(default_factory=list)  # with Enig/Uenig, not yet pressed
+    polls: int = 0  # getUpdates calls answered
+    delivered: int = 0  # updates in their answers (an update not yet confirmed comes again)
 
     def poll(self) -> list[SentMessage]:
         """Consume new calls; returns the new answers that carry Enig/Uenig buttons."""
@@ -120,6 +122,12 @@ class Tally:
             call = calls[self.index]
             self.index += 1
             if call.method == "getUpdates":
+                if call.ok is None:  # a long poll still waiting: look again later
+                    self.index -= 1
+                    break
+                if isinstance(call.result, list):
+                    self.polls += 1
+                    self.delivered += len(call.result)
                 continue
             if call.method not in ("sendMessage", "editMessageText"):
                 if call.ok is False:
@@ -250,6 +258,7 @@ def run(
             n_votes = round(n * vote_share)
             n_questions = n - n_votes
             base_replies = tally.replies
+            base_polls, base_delivered = tally.polls, tally.delivered
             spy = start_profiler(proc.pid, profile) if profile else None
             cpu0 = proc_cpu_seconds(proc.pid)
             t0 = time.monotonic()
@@ -304,6 +313,8 @@ def run(
         "peak_rss_mb": (peak_kb or 0) / 1024,
         "rss_mb": (rss_kb or 0) / 1024,
         "bot_cpu_seconds": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
+        "polls": tally.polls - base_polls,
+        "delivered": tally.delivered - base_delivered,
         "failed_calls": tally.failed_calls,
         "error_replies": tally.error_replies,
         "error_kinds": tally.error_kinds,
@@ -377,8 +388,11 @@ def main() -> int:
         f"after {' '.join(f'{x:.2f}' for x in load_after)}"
     )
     print()
-    print("| run | updates | questions / votes | users | updates/s | peak RSS | CPU | errors |")
-    print("|---|---:|---|---:|---:|---:|---|---:|")
+    print(
+        "| run | updates | questions / votes | users | updates/s | peak RSS | CPU "
+        "| getUpdates (updates delivered) | errors |"
+    )
+    print("|---|---:|---|---:|---:|---:|---|---:|---:|")
     for r in results:
         cpu, ms = r["bot_cpu_seconds"], cpu_ms(r)
         busy = (
@@ -390,7 +404,7 @@ def main() -> int:
         print(
             f"| {r['kind']} | {r['replies']}/{r['updates']} | {r['questions']} / {r['votes']} "
             f"| {r['users']} | {r['updates_per_second']:.0f} | {r['peak_rss_mb']:.0f} MB "
-            f"| {busy} | {errors} |"
+            f"| {busy} | {r['polls']} ({r['delivered']}) | {errors} |"
         )
     print()
     summary: dict[str, dict[str, float]] = {}
