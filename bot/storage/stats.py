@@ -141,9 +141,14 @@ class Stats:
         for _, topic_id in counts:
             if len(topic_id) > TOPIC_ID_MAX_LENGTH:
                 raise ValueError(f"topic_id must be at most {TOPIC_ID_MAX_LENGTH} characters")
+        rows = [
+            {"day": day, "topic_id": topic_id, "kind": kind.value, "count": n}
+            for (kind, topic_id), n in sorted(counts.items())
+        ]
+        if not rows:
+            return
         async with self._db.unit_of_work("count answers") as conn:
-            for (kind, topic_id), n in sorted(counts.items()):
-                await add_to_counter(self._db, conn, kind, topic_id, day, n)
+            await conn.execute(_counter_upsert(self._db), rows)  # one driver call for all
 
     async def period(self, start: date, end: date) -> PeriodFigures:
         """Counters and opinions for the days start..end (inclusive, UTC)."""
