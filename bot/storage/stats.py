@@ -46,7 +46,7 @@ def day_of(moment: datetime) -> date:
 _COUNTER_UPSERTS: dict[str, Any] = {}  # dialect -> the statement, built once
 
 
-def _counter_upsert(db: Database) -> Any:
+def counter_upsert(db: Database) -> Any:
     """counter += the inserted count, as one statement per dialect, built once: the values are
     bound at execution, so SQLAlchemy neither rebuilds it nor recomputes its cache key per call."""
     stmt = _COUNTER_UPSERTS.get(db.dialect)
@@ -66,7 +66,7 @@ async def add_to_counter(
 ) -> None:
     """counter(day, topic, kind) += n, inside the caller's unit of work (one upsert)."""
     await conn.execute(
-        _counter_upsert(db), {"day": day, "topic_id": topic_id, "kind": kind.value, "count": n}
+        counter_upsert(db), {"day": day, "topic_id": topic_id, "kind": kind.value, "count": n}
     )
 
 
@@ -148,7 +148,7 @@ class Stats:
         if not rows:
             return
         async with self._db.unit_of_work("count answers") as conn:
-            await conn.execute(_counter_upsert(self._db), rows)  # one driver call for all
+            await conn.execute(counter_upsert(self._db), rows)  # one driver call for all
 
     async def period(self, start: date, end: date) -> PeriodFigures:
         """Counters and opinions for the days start..end (inclusive, UTC)."""
