@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import lru_cache
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message, TelegramObject, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
@@ -15,7 +16,7 @@ from telegram.warnings import PTBUserWarning
 from bot.dialogue import Dialogue, Person
 from bot.reply import BlockKind, Reply
 from bot.services import Services
-from handlers.render import render_html, render_keyboard
+from handlers.render import render_html, render_keyboard, render_keyboard_json
 
 log = logging.getLogger("distriktsbot.telegram")
 
@@ -57,7 +58,10 @@ def not_modified(exc: BadRequest) -> bool:
 
 
 async def send_html(
-    bot: Bot, chat_id: int, html: str, keyboard: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    chat_id: int,
+    html: str,
+    keyboard: InlineKeyboardMarkup | dict[str, Any] | None = None,
 ) -> None:
     """`bot.send_message(chat_id, html, reply_markup=keyboard)` without reading the result.
 
@@ -66,17 +70,24 @@ async def send_html(
     bot's CPU. `do_api_request` with no return type goes the same way (the app's rate limiter,
     i.e. the retries, and the same errors: BadRequest, Forbidden, ...) and returns the JSON.
     The parse mode and link previews are the bot's Defaults, as `send_message` would add them.
+    The keyboard may be given as its JSON object (`render_keyboard_json`).
     """
     params: dict[str, Any] = {"chat_id": chat_id, "text": html}
     defaults = getattr(bot, "defaults", None)
     if defaults is not None:
         if defaults.link_preview_options is not None:
-            params["link_preview_options"] = defaults.link_preview_options
+            params["link_preview_options"] = _as_json(defaults.link_preview_options)
         if defaults.parse_mode is not None:
             params["parse_mode"] = defaults.parse_mode
     if keyboard is not None:
         params["reply_markup"] = keyboard
     await bot.do_api_request("sendMessage", api_kwargs=params)
+
+
+@lru_cache(maxsize=8)
+def _as_json(obj: TelegramObject) -> dict[str, Any]:
+    """The JSON object of a Defaults value, once (shared: never modified)."""
+    return obj.to_dict()
 
 
 def _plain_reply(message: Message) -> bool:
@@ -104,13 +115,15 @@ async def send(
     noted: their newsletter ends."""
     if message is None:
         return
-    html, keyboard = render_html(reply), render_keyboard(reply)
+    html, keyboard, keyboard_json = render_html(reply), render_keyboard(reply), None
+    if keyboard is not None:
+        keyboard_json = render_keyboard_json(reply)
     quote = message.chat.type != ChatType.PRIVATE
     try:
         if html:
             try:
                 if _plain_reply(message):
-                    await send_html(message.get_bot(), message.chat_id, html, keyboard)
+                    await send_html(message.get_bot(), message.chat_id, html, keyboard_json)
                 else:
                     await message.reply_text(html, reply_markup=keyboard, do_quote=quote)
             except BadRequest as exc:
@@ -119,7 +132,7 @@ async def send(
                 if not (quote and reply_target_gone(exc)):
                     raise
                 quote = False
-                await send_html(message.get_bot(), message.chat_id, html, keyboard)
+                await send_html(message.get_bot(), message.chat_id, html, keyboard_json)
         for block in reply.blocks:
             if block.data is None:
                 continue

@@ -14,7 +14,7 @@ from bot.dialogue import Person
 from bot.reply import Reply
 from handlers import metrics
 from handlers.common import dialogue, person, send, send_html
-from handlers.render import render_html, render_keyboard
+from handlers.render import render_html, render_keyboard_json
 
 log = logging.getLogger("distriktsbot.telegram")
 
@@ -79,7 +79,7 @@ async def _answer(query: CallbackQuery, text: str | None = None) -> None:
 
 async def _send_privately(context: ContextTypes.DEFAULT_TYPE, who: Person, reply: Reply) -> bool:
     try:
-        await send_html(context.bot, who.user_id, render_html(reply), render_keyboard(reply))
+        await send_html(context.bot, who.user_id, render_html(reply), render_keyboard_json(reply))
     except (Forbidden, BadRequest) as exc:  # never talked to the bot, or blocked it
         log.info("cannot reply privately to a button press: %s", exc.message)
         return False
