@@ -19,7 +19,8 @@ class Batcher(Generic[K, R]):
     `pause`: seconds to wait after a call before the next one when more items are already
     waiting, so that they gather into fewer, larger calls. For writes nobody waits for (done
     marks, statistics): each is a transaction on a database connection that the writes someone
-    does wait for (a vote) must queue behind."""
+    does wait for (a vote) must queue behind. Items written later are seen later: not for writes
+    that a reader expects right after the reply (unanswered questions, answer counters)."""
 
     def __init__(self, run: Callable[[list[K]], Awaitable[dict[K, R]]], pause: float = 0.0) -> None:
         self._run = run

@@ -35,8 +35,6 @@ LOG_TIMEOUT = 5.0
 """Seconds an unanswered question's log write may take (off the reply path)."""
 MAX_PENDING_LOGS = 500
 """Unanswered-question writes waiting at once; more are dropped (the database is struggling)."""
-BACKGROUND_PAUSE = 0.1
-"""Seconds between two writes of unanswered questions (or of answer counters) under load."""
 
 COMMANDS: dict[str, str] = {
     "start": "Start og se emnene",
@@ -84,9 +82,8 @@ class Dialogue:
         # what /start adds for some people (the admins: their commands); set by bot.services
         self.start_note: Callable[[Person], str | None] | None = None
         self.write_timeout = write_timeout
-        # off the reply path: gathered for BACKGROUND_PAUSE seconds under load, fewer transactions
-        self._logs: Batcher[int, None] = Batcher(self._write_unanswered, pause=BACKGROUND_PAUSE)
-        self._counts: Batcher[int, None] = Batcher(self._write_counts, pause=BACKGROUND_PAUSE)
+        self._logs: Batcher[int, None] = Batcher(self._write_unanswered)
+        self._counts: Batcher[int, None] = Batcher(self._write_counts)
         self._pending_logs: dict[int, tuple[str, str | None, Missed]] = {}
         self._pending_counts: dict[int, tuple[Count, str]] = {}
         self._log_ids = itertools.count()
