@@ -17,8 +17,8 @@ class Batcher(Generic[K, R]):
     takes them all, so the database sees one statement per batch instead of one per item.
 
     `pause`: seconds to wait after a call before the next one when more items are already
-    waiting, so that they gather into fewer, larger calls. For writes nobody waits for (done
-    marks, statistics): each is a transaction on a database connection that the writes someone
+    waiting, so that they gather into fewer, larger calls. For writes nobody waits for (the
+    done-marks of updates): each is a transaction on a database connection that the writes someone
     does wait for (a vote) must queue behind. Items written later are seen later: not for writes
     that a reader expects right after the reply (unanswered questions, answer counters)."""
 
