@@ -1,11 +1,13 @@
-"""Benchmark of the whole bot: updates handled per second by one `distriktsbot run` process.
+"""Benchmark of the whole bot: updates handled per second by one `distriktsbot run` process, next
+to a bare python-telegram-bot echo bot (the framework's ceiling) measured in the same run.
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_bot.py            # 3,000 updates
-    .venv/bin/python bench/bench_bot.py --quick    # 500 updates
-    .venv/bin/python bench/bench_bot.py -n 10000 --users 5000
-    .venv/bin/python bench/bench_bot.py --burst 30000   # 30,000 questions queued at once
+    .venv/bin/python bench/bench_bot.py            # 3,000 updates; echo, bot, echo, bot
+    .venv/bin/python bench/bench_bot.py --quick    # 500 updates; echo, bot
+    .venv/bin/python bench/bench_bot.py -n 10000 --users 5000 --rounds 3
+    .venv/bin/python bench/bench_bot.py --burst 30000 --no-echo   # 30,000 questions at once
+    .venv/bin/python bench/bench_bot.py --no-echo --rounds 1 --profile /tmp/bot.folded
 
 What happens: the stand-in Bot API (`tests/fake_telegram.py`) serves on 127.0.0.1 in this
 process; `python -m bot --config <tmp>/config.yaml run` runs as a separate process, long-polling
@@ -19,16 +21,30 @@ N updates are fed in:
   and presses remain, earlier answers are pressed again (a repeated or changed vote).
 
 Every update gets exactly one message back. The time is from the first update queued to the
-last reply the stand-in received (its own monotonic clock). Also reported: the bot process'
-peak RSS (VmHWM from /proc/<pid>/status), its CPU seconds during the timed window, and replies
-that were errors. Targets: >= 500 updates/s and <= 150 MB peak RSS; the exit status is 0 when
-the run completed, whatever the figures, 1 when it timed out or replies were lost.
+last reply the stand-in received (its own monotonic clock). Also reported: the process' peak RSS
+(VmHWM from /proc/<pid>/status), its CPU seconds during the timed window (all its threads, the
+SQLite driver's included) per update, the getUpdates calls and the updates they carried (the bot
+confirms an update only once handled, so one still in hand comes again with the next poll), the
+benchmark process' own CPU (stand-in and load generator), and replies that were errors.
+
+The ceiling: `bench/echo_bot.py`, a bare PTB 22 Application with PTB's own long polling, the
+same request backend (handlers/aiohttp_request.py), event loop (uvloop) and number of concurrent
+updates (64) as the bot; it answers a text with its text and Enig/Uenig buttons, and a press with
+answerCallbackQuery and one message. It gets the same updates through a fresh stand-in. Runs
+alternate (echo, bot, echo, bot, ... `--rounds`), so that a change in the load of this shared VM
+hits both alike; `ratio` = the bot's median updates/s / the echo bot's. Targets: ratio >= 0.6,
+>= 500 updates/s and <= 150 MB peak RSS; the exit status is 0 when every run completed, whatever
+the figures, 1 when one timed out or replies were lost.
+
+`--profile FILE` samples the bot with py-spy (`.venv/bin/pip install py-spy`) during its last timed
+run and writes folded stacks (flamegraph.pl or speedscope read them). py-spy counts the SQLite
+driver's thread as busy while it waits for work (`_connection_worker_thread`): leave it out.
 
 The stand-in sets TCP_NODELAY and a listen backlog of 128 itself, like a real server: without
 them it added ~40 ms to every Bot API call and reset connections when the bot opened many.
 
-Bounded: loopback only; the bot is stopped with SIGTERM (killed if it does not exit) and the
-whole run gives up after --timeout seconds.
+Bounded: loopback only; the bot is stopped with SIGTERM (killed if it does not exit) and each
+run gives up after --timeout seconds.
 """
 
 from __future__ import annotations
