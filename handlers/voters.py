@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import CallbackQuery, Message, Update
@@ -93,7 +94,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if who is None:  # no sender: nothing to answer for, but never leave the button spinning
         await _answer(query)
         return
-    reply = await dialogue(context).press(who, query.data, update.update_id)
+    # in a private chat the press is answered without a text whatever the reply: answered while
+    # the core works (a vote waits for the database), not after it
+    answering = asyncio.ensure_future(_answer(query)) if who.private else None
+    try:
+        reply = await dialogue(context).press(who, query.data, update.update_id)
+    finally:
+        if answering is not None:
+            await answering
     metrics.observe_press(query.data, reply)
     message = query.message if isinstance(query.message, Message) else None
     if "personal" in reply.tags and message is not None:
@@ -105,7 +113,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             notice = messages.VOTE_SENT_PRIVATELY if sent else messages.VOTE_STORED_QUIETLY
         await _answer(query, notice)
         return
-    await _answer(query)
+    if answering is None:
+        await _answer(query)
     if message is None:  # an inline card's button or an inaccessible message: reply privately
         await _send_privately(context, who, reply)
         return
