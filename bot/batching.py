@@ -14,10 +14,17 @@ class Batcher(Generic[K, R]):
     """Collects items submitted while a batch is being written and writes them in one call.
 
     At most one call runs at a time: under load, items pile up behind it and the next call
-    takes them all, so the database sees one statement per batch instead of one per item."""
+    takes them all, so the database sees one statement per batch instead of one per item.
 
-    def __init__(self, run: Callable[[list[K]], Awaitable[dict[K, R]]]) -> None:
+    `pause`: seconds to wait after a call before the next one when more items are already
+    waiting, so that they gather into fewer, larger calls. For writes nobody waits for (the
+    done-marks of updates): each is a transaction on a database connection that the writes someone
+    does wait for (a vote) must queue behind. Items written later are seen later: not for writes
+    that a reader expects right after the reply (unanswered questions, answer counters)."""
+
+    def __init__(self, run: Callable[[list[K]], Awaitable[dict[K, R]]], pause: float = 0.0) -> None:
         self._run = run
+        self._pause = pause
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -43,6 +50,8 @@ class Batcher(Generic[K, R]):
                 for item, future in batch:
                     if not future.done():
                         future.set_result(results[item])
+                if self._pending and self._pause:
+                    await asyncio.sleep(self._pause)
         finally:
             self._task = None
 

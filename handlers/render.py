@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from html import escape
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -51,3 +52,15 @@ def _keyboard(action_rows: tuple[tuple[Action, ...], ...]) -> InlineKeyboardMark
         if buttons:
             rows.append(buttons)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def render_keyboard_json(reply: Reply) -> dict[str, Any] | None:
+    """The keyboard as the Bot API's JSON object, built once per layout like the markup (what
+    PTB would otherwise rebuild from the markup for every message). Shared: never modify it."""
+    return _keyboard_json(reply.rows)
+
+
+@lru_cache(maxsize=1024)
+def _keyboard_json(action_rows: tuple[tuple[Action, ...], ...]) -> dict[str, Any] | None:
+    markup = _keyboard(action_rows)
+    return None if markup is None else markup.to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import CallbackQuery, Message, Update
@@ -13,8 +14,8 @@ from bot import messages
 from bot.dialogue import Person
 from bot.reply import Reply
 from handlers import metrics
-from handlers.common import dialogue, person, send
-from handlers.render import render_html, render_keyboard
+from handlers.common import dialogue, person, send, send_html
+from handlers.render import render_html, render_keyboard_json
 
 log = logging.getLogger("distriktsbot.telegram")
 
@@ -79,9 +80,7 @@ async def _answer(query: CallbackQuery, text: str | None = None) -> None:
 
 async def _send_privately(context: ContextTypes.DEFAULT_TYPE, who: Person, reply: Reply) -> bool:
     try:
-        await context.bot.send_message(
-            who.user_id, render_html(reply), reply_markup=render_keyboard(reply)
-        )
+        await send_html(context.bot, who.user_id, render_html(reply), render_keyboard_json(reply))
     except (Forbidden, BadRequest) as exc:  # never talked to the bot, or blocked it
         log.info("cannot reply privately to a button press: %s", exc.message)
         return False
@@ -95,7 +94,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if who is None:  # no sender: nothing to answer for, but never leave the button spinning
         await _answer(query)
         return
-    reply = await dialogue(context).press(who, query.data, update.update_id)
+    # in a private chat the press is answered without a text whatever the reply: answered while
+    # the core works (a vote waits for the database), not after it
+    answering = asyncio.ensure_future(_answer(query)) if who.private else None
+    try:
+        reply = await dialogue(context).press(who, query.data, update.update_id)
+    finally:
+        if answering is not None:
+            await answering
     metrics.observe_press(query.data, reply)
     message = query.message if isinstance(query.message, Message) else None
     if "personal" in reply.tags and message is not None:
@@ -107,7 +113,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             notice = messages.VOTE_SENT_PRIVATELY if sent else messages.VOTE_STORED_QUIETLY
         await _answer(query, notice)
         return
-    await _answer(query)
+    if answering is None:
+        await _answer(query)
     if message is None:  # an inline card's button or an inaccessible message: reply privately
         await _send_privately(context, who, reply)
         return

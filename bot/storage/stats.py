@@ -13,9 +13,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.engine import Database
@@ -43,17 +43,31 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+_COUNTER_UPSERTS: dict[str, Any] = {}  # dialect -> the statement, built once
+
+
+def counter_upsert(db: Database) -> Any:
+    """counter += the inserted count, as one statement per dialect, built once: the values are
+    bound at execution, so SQLAlchemy neither rebuilds it nor recomputes its cache key per call."""
+    stmt = _COUNTER_UPSERTS.get(db.dialect)
+    if stmt is None:
+        table = cast(Table, AnswerCountRow.__table__)
+        insert = db.upsert_module()(table)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["day", "topic_id", "kind"],
+            set_={"count": table.c.count + insert.excluded.count},
+        )
+        _COUNTER_UPSERTS[db.dialect] = stmt
+    return stmt
+
+
 async def add_to_counter(
     db: Database, conn: AsyncConnection, kind: Count, topic_id: str, day: date, n: int = 1
 ) -> None:
     """counter(day, topic, kind) += n, inside the caller's unit of work (one upsert)."""
-    insert: Any = db.upsert_module()
-    stmt = insert(AnswerCountRow).values(day=day, topic_id=topic_id, kind=kind.value, count=n)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "topic_id", "kind"],
-        set_={"count": AnswerCountRow.count + n},
+    await conn.execute(
+        counter_upsert(db), {"day": day, "topic_id": topic_id, "kind": kind.value, "count": n}
     )
-    await conn.execute(stmt)
 
 
 @dataclass
@@ -127,9 +141,14 @@ class Stats:
         for _, topic_id in counts:
             if len(topic_id) > TOPIC_ID_MAX_LENGTH:
                 raise ValueError(f"topic_id must be at most {TOPIC_ID_MAX_LENGTH} characters")
+        rows = [
+            {"day": day, "topic_id": topic_id, "kind": kind.value, "count": n}
+            for (kind, topic_id), n in sorted(counts.items())
+        ]
+        if not rows:
+            return
         async with self._db.unit_of_work("count answers") as conn:
-            for (kind, topic_id), n in sorted(counts.items()):
-                await add_to_counter(self._db, conn, kind, topic_id, day, n)
+            await conn.execute(counter_upsert(self._db), rows)  # one driver call for all
 
     async def period(self, start: date, end: date) -> PeriodFigures:
         """Counters and opinions for the days start..end (inclusive, UTC)."""

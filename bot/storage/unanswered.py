@@ -7,8 +7,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 
 from bot.storage.engine import Database
 from bot.storage.pseudonym import check_user_key
@@ -89,7 +90,8 @@ class Unanswered:
         if not rows:
             return
         async with self._db.unit_of_work("log unanswered questions") as conn:
-            await conn.execute(insert(UnansweredQuestionRow).values(rows))
+            # executemany of one statement (compiled once), not a VALUES list built per batch
+            await conn.execute(insert(cast(Table, UnansweredQuestionRow.__table__)), rows)
 
     async def most_asked(self, limit: int = 50) -> list[UnansweredQuestion]:
         """Unanswered questions grouped by normalized text, most frequent first, then most recent.
