@@ -66,23 +66,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness  # noqa: E402
 from tests.fake_telegram import Call, FakeTelegram, FakeUser, SentMessage  # noqa: E402
 
 TARGET_UPDATES_PER_SECOND = 500
 TARGET_RSS_MB = 150
 TARGET_RATIO = 0.6  # of the bare PTB echo bot's updates/s, measured in the same run
-HASH_SECRET = "bench-secret-0123456789abcdef0123"
 ERROR_TEXTS = ("Beklager, noe gikk galt", "Beklager, jeg klarte ikke å lagre")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def proc_status(pid: int, key: str) -> int | None:
@@ -172,32 +162,14 @@ def press(
 
 
 def start_bot(fake: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    config = workdir / "config.yaml"
-    config.write_text(
-        f"telegram:\n  base_url: {fake.base_url}\n"
-        f"database:\n  url: sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}\n"
-        f"knowledge: {ROOT / 'knowledge'}\n"
-        "log_level: WARNING\n",
-        encoding="utf-8",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIKTSBOT_")}
-    env.update(DISTRIKTSBOT_TOKEN=fake.token, DISTRIKTSBOT_HASH_SECRET=HASH_SECRET)
-    # `--config` before the subcommand: the form the command line accepts today
-    return _spawn([sys.executable, "-m", "bot", "--config", str(config), "run"], env, workdir)
+    return harness.start_bot(fake.base_url, fake.token, workdir)
 
 
 def start_echo(fake: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
     """The ceiling: a bare PTB echo bot (bench/echo_bot.py) on the same request backend."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIKTSBOT_")}
     env.update(ECHO_TOKEN=fake.token, ECHO_BASE_URL=fake.base_url)
-    return _spawn([sys.executable, str(ROOT / "bench" / "echo_bot.py")], env, workdir)
-
-
-def _spawn(argv: list[str], env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    log = (workdir / "bot.log").open("wb")
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-    )
+    return harness.spawn([sys.executable, str(ROOT / "bench" / "echo_bot.py")], env, workdir)
 
 
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -401,7 +373,7 @@ def main() -> int:
     load_after = os.getloadavg()
 
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
+    print(f"CPU: {harness.cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     print(
         f"load average (1/5/15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
         f"after {' '.join(f'{x:.2f}' for x in load_after)}"

@@ -45,12 +45,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness  # noqa: E402
 from bot.storage import Storage, pseudonymize  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 TARGET_PER_SECOND = 27
 TELEGRAM_LIMIT = 30
-HASH_SECRET = "bench-secret-0123456789abcdef0123"
 ADMIN_ID = 5_550_001
 FIRST_SUBSCRIBER = 100_001
 FIRST_VOTER = 900_001
@@ -58,16 +58,6 @@ VOTERS = 200
 FOOTER = "Vil du ikke ha flere nyhetsbrev? Skriv /stopp."
 REPORT = "Rapport for nyhetsbrevet:"
 LETTER = "<b>Nyhetsbrev</b>: vi står på stand på torget lørdag. Velkommen!"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def questions() -> list[str]:
@@ -96,26 +86,7 @@ def prepare_database(path: Path, n: int) -> None:
 
 
 def start_bot(fake: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    config = workdir / "config.yaml"
-    config.write_text(
-        f"telegram:\n  base_url: {fake.base_url}\n"
-        f"database:\n  url: sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}\n"
-        f"knowledge: {ROOT / 'knowledge'}\n"
-        f"admins: [{ADMIN_ID}]\n"
-        "log_level: WARNING\n",
-        encoding="utf-8",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIKTSBOT_")}
-    env.update(DISTRIKTSBOT_TOKEN=fake.token, DISTRIKTSBOT_HASH_SECRET=HASH_SECRET)
-    log = (workdir / "bot.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    return harness.start_bot(fake.base_url, fake.token, workdir, admins=[ADMIN_ID])
 
 
 def stop_bot(proc: subprocess.Popen[bytes]) -> int:
@@ -317,7 +288,7 @@ def main() -> int:
     args = p.parse_args()
     r = run(args.subscribers, args.voter_rate, args.baseline, args.timeout)
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
+    print(f"CPU: {harness.cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     print()
     print(
         "| subscribers | newsletter msg/s (middle 80 %) | all msg/s | max in 1 s | 429s "

@@ -56,10 +56,11 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bench import harness  # noqa: E402
 from tests.nginx import Nginx, free_port  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
-HASH_SECRET = "bench-secret-0123456789abcdef0123"
+HASH_SECRET = harness.HASH_SECRET
 WEBHOOK_SECRET = "bench-webhook-secret"
 PG_ADMIN_URL = os.environ.get(
     "DISTRIKTSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -587,16 +588,6 @@ def run_setup(
     return result
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--sink":
         run_sink(int(sys.argv[2]))
@@ -638,7 +629,7 @@ def main() -> int:
         finally:
             stop(sink)
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
+    print(f"CPU: {harness.cpu_model()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     print(f"command: {command}")
     after = os.getloadavg()
     print(
