@@ -182,8 +182,10 @@ async def storage(db_path: Path) -> AsyncIterator[Storage]:
 
 
 @pytest.fixture
-def dialogue(kb: KnowledgeBase, storage: Storage) -> Dialogue:
-    return Dialogue(kb, storage, secret=SECRET, engage_url=ENGAGE_URL, bot_username=BOT_USERNAME)
+async def dialogue(kb: KnowledgeBase, storage: Storage) -> AsyncIterator[Dialogue]:
+    d = Dialogue(kb, storage, secret=SECRET, engage_url=ENGAGE_URL, bot_username=BOT_USERNAME)
+    yield d
+    await d.drain()  # writes off the reply path end before the storage closes, as in the bot
 
 
 @pytest.fixture
