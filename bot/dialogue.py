@@ -229,6 +229,11 @@ class Dialogue:
             return Reply((Block(BlockKind.TEXT, text),), tags=frozenset())
         if said == "emner":
             return self.menu_reply()
+        if said == "om-nyhetsbrev":
+            if person is not None and not person.private:
+                return Reply((Block(BlockKind.TEXT, messages.SUBSCRIBE_PRIVATELY),))
+            offer = (Action(Do.SUBSCRIBE, messages.BUTTON_SUBSCRIBE),)
+            return Reply((Block(BlockKind.TEXT, messages.NEWSLETTER_OFFER),), (offer,))
         if said == "start":  # who is this: the welcome, which says it
             return self.menu_reply(messages.WELCOME)
         if person is None or said == "hjelp":  # `distriktsbot ask`: nobody to (un)subscribe

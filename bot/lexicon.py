@@ -259,8 +259,8 @@ QUESTION_STARTS = frozenset(
 # Whole messages that are a command in words, as people type them on a phone ("stopp", "meld meg
 # av", "slett meg", "enig"): answered as that command (or with where to find it) instead of being
 # matched, and never logged as an unanswered question. Keys are folded (bot.normalize.fold);
-# values: a command of bot.dialogue.COMMANDS ("start": who the bot is), or "stemme" (a vote typed
-# instead of pressed).
+# values: a command of bot.dialogue.COMMANDS ("start": who the bot is), "stemme" (a vote typed
+# instead of pressed) or "om-nyhetsbrev" (the newsletter named: offered, never subscribed).
 
 
 def _phrases(text: str, command: str) -> dict[str, str]:
@@ -276,11 +276,12 @@ COMMANDS_IN_WORDS: dict[str, str] = {
         "stopp",
     ),
     **_phrases(
-        """nyhetsbrev|nyhetsbrevet|nyheitsbrev|meld meg pa|meld meg pa nyhetsbrevet|abonner
-        |abonnere|jeg vil ha nyhetsbrev|jeg vil ha nyhetsbrevet|send meg nyhetsbrev
-        |send meg nyhetsbrevet|subscribe|newsletter""",
+        """meld meg pa|meld meg pa nyhetsbrevet|abonner|abonnere|jeg vil ha nyhetsbrev
+        |jeg vil ha nyhetsbrevet|send meg nyhetsbrev|send meg nyhetsbrevet|subscribe""",
         "nyhetsbrev",
     ),
+    # the word alone is not consent: the newsletter is offered with its button
+    **_phrases("nyhetsbrev|nyhetsbrevet|nyheitsbrev|newsletter", "om-nyhetsbrev"),
     **_phrases(
         """slett meg|slettmeg|slett alt|slett alt om meg|slett dataene mine|slett mine data
         |slett opplysningene mine|glem meg|delete me|delete my data

@@ -81,6 +81,10 @@ BUTTON_SHARE = "Del dette svaret"
 BUTTON_SUBSCRIBE = "Ja, send meg nyhetsbrev"
 BUTTON_MENU = "Alle emner"
 
+NEWSLETTER_OFFER = (
+    "Vil du ha nyhetsbrev fra oss? Trykk på knappen, så melder jeg deg på. Du kan melde deg av "
+    "når du vil med /stopp."
+)
 STOP_PRIVATELY = "Det ordner jeg bare i en privat samtale: send /stopp til meg direkte."
 FORGET_PRIVATELY = "Det ordner jeg bare i en privat samtale: send /slettmeg til meg direkte."
 FORGET_IN_WORDS = (

@@ -321,6 +321,11 @@ async def test_commands_in_words_act_as_the_command_and_are_never_logged(
     dialogue: Dialogue, storage: Storage, person: Person
 ) -> None:
     """People on a phone type "stopp" where the newsletter says /stopp."""
+    # the word alone is not consent: offered with its button, nothing stored
+    offer = await dialogue.ask(person, "nyhetsbrev?")
+    assert offer.text == messages.NEWSLETTER_OFFER
+    assert [a.do for row in offer.rows for a in row] == [Do.SUBSCRIBE]
+    assert await storage.subscribers.chat_ids() == []
     subscribed = await dialogue.ask(person, "Meld meg på nyhetsbrevet!")
     assert "subscribed" in subscribed.tags
     assert await storage.subscribers.chat_ids() == [person.chat_id]
