@@ -196,14 +196,7 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
 
 
 def stop_bot(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is not None:
-        return proc.returncode
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(timeout=10)
+    return harness.stop_bot(proc, timeout=20)
 
 
 def run(

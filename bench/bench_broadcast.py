@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -90,14 +89,7 @@ def start_bot(fake: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
 
 
 def stop_bot(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is not None:
-        return proc.returncode
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(timeout=10)
+    return harness.stop_bot(proc, timeout=30)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -49,3 +50,15 @@ def start_bot(
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIKTSBOT_")}
     env.update(DISTRIKTSBOT_TOKEN=token, DISTRIKTSBOT_HASH_SECRET=HASH_SECRET)
     return spawn([sys.executable, "-m", "bot", "--config", str(config), "run"], env, workdir)
+
+
+def stop_bot(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """SIGTERM, as a service manager stops it; killed if it does not exit in `timeout` s."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
