@@ -225,7 +225,7 @@ class Dialogue:
         if said == "slettmeg":  # deleting everything takes the command itself, never a guess
             text = messages.FORGET_IN_WORDS
             if person is not None and not person.private:
-                text = messages.FORGET_PRIVATELY
+                text = _PRIVATE_ONLY[said]
             return Reply((Block(BlockKind.TEXT, text),), tags=frozenset())
         if said == "emner":
             return self.menu_reply()

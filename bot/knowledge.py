@@ -590,7 +590,6 @@ def gc_paused() -> Iterator[None]:
 
 
 def _load_knowledge(path: Path, origin: Callable[[Path], Path] | None) -> KnowledgeBase:
-    path = Path(path)
     problems: list[Problem] = []
     if not path.exists():
         raise KnowledgeError([Problem(str(path), None, "", messages.KNOWLEDGE_MISSING)])
